@@ -1,0 +1,138 @@
+"""The Transform step, generated from the schema: no per-model or per-data-set code.
+
+For every schema feature (see ``zoo.schema`` for the tags):
+
+- categorical: a vocabulary (``tft.compute_and_apply_vocabulary``, one OOV bucket) or hash
+  buckets; ids are shifted by one so that 0 means missing.
+- sequence: split (``zoo.delimiter``) or take the values, truncate to ``zoo.max_len``, encode
+  like a categorical, right-pad with 0 to ``[batch, max_len]``.
+- numeric: missing values filled with the mean, then a z-score; with ``zoo.num_buckets`` also a
+  quantile bucket id ``<name>_bucket`` (0 = missing).
+- label: float32. Passthrough features are dropped.
+
+The vocabulary files are named after their features, so ``feature_spec`` can read their sizes.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import tensorflow_transform as tft
+from tensorflow_transform.tf_metadata import schema_utils
+
+from zoo import schema as schema_lib
+from zoo.backend import tf
+from zoo.features import FeatureSpec
+
+SCHEMA_KEY = "schema"  # custom_config key holding the schema as pbtxt text
+
+
+def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]) -> dict[str, Any]:
+    """TFX Transform entry point; ``custom_config[SCHEMA_KEY]`` is the raw schema as text."""
+    outputs = {}
+    for feature in schema_lib.schema_features(schema_lib.parse_schema(custom_config[SCHEMA_KEY])):
+        if feature.name not in inputs:
+            raise KeyError(f"schema feature {feature.name!r} is missing from the data")
+        x = inputs[feature.name]
+        if feature.kind == schema_lib.LABEL:
+            outputs[feature.name] = tf.cast(_dense_column(x, 0), tf.float32)
+        elif feature.kind == schema_lib.CATEGORICAL:
+            outputs[feature.name] = _categorical(feature, x)
+        elif feature.kind == schema_lib.SEQUENCE:
+            outputs[feature.name] = _sequence(feature, x)
+        elif feature.kind == schema_lib.NUMERIC:
+            outputs.update(_numeric(feature, x))
+    return outputs
+
+
+def feature_spec(schema, tf_transform_output: tft.TFTransformOutput) -> FeatureSpec:
+    """The model-side ``FeatureSpec`` of this Transform's output for ``schema``."""
+    sizes = {
+        f.name: tf_transform_output.vocabulary_size_by_name(f.name)
+        for f in schema_lib.schema_features(schema)
+        if f.kind in (schema_lib.CATEGORICAL, schema_lib.SEQUENCE) and not f.hashed
+    }
+    return FeatureSpec.from_schema(schema, sizes)
+
+
+def raw_serving_spec(schema) -> dict[str, Any]:
+    """The parsing spec of raw serving inputs: every raw feature but the label."""
+    label = schema_lib.label_name(schema_lib.schema_features(schema))
+    spec = dict(schema_utils.schema_as_feature_spec(schema).feature_spec)
+    spec.pop(label, None)
+    return spec
+
+
+def _dense_column(x, default):
+    """A ``[batch]`` tensor from a dense ``[batch]``/``[batch, 1]`` or sparse one-value feature."""
+    if isinstance(x, tf.SparseTensor):
+        dense = tf.sparse.to_dense(x, default_value=tf.cast(default, x.dtype))
+        # A batch where every value is missing has width 0: append a default column, take column 0.
+        padding = tf.fill([tf.shape(dense)[0], 1], tf.cast(default, x.dtype))
+        return tf.concat([dense, padding], axis=1)[:, 0]
+    return tf.reshape(x, [-1])
+
+
+def _present(x):
+    if isinstance(x, tf.SparseTensor):
+        counts = tf.math.bincount(tf.cast(x.indices[:, 0], tf.int32), minlength=tf.cast(x.dense_shape[0], tf.int32))
+        return counts > 0
+    return tf.ones_like(tf.reshape(x, [-1]), tf.bool)
+
+
+def _encode(feature: schema_lib.SchemaFeature, values):
+    """Ids of a dense tensor of values: ``[1, vocab + 1]`` (the last is OOV) or ``[1, num_buckets]``."""
+    if feature.hashed:
+        strings = values if values.dtype == tf.string else tf.strings.as_string(values)
+        return tf.strings.to_hash_bucket_fast(strings, feature.num_buckets) + 1
+    return tft.compute_and_apply_vocabulary(values, num_oov_buckets=1, vocab_filename=feature.name) + 1
+
+
+def _categorical(feature, x):
+    present = _present(x)
+    values = _dense_column(x, "" if x.dtype == tf.string else 0)
+    return tf.where(present, _encode(feature, values), tf.zeros_like(present, tf.int64))
+
+
+def _sequence(feature, x):
+    if feature.delimiter is not None:
+        tokens = tf.strings.split(_dense_column(x, ""), sep=feature.delimiter)
+    else:
+        tokens = tf.RaggedTensor.from_sparse(x) if isinstance(x, tf.SparseTensor) else tf.RaggedTensor.from_tensor(x)
+    if tokens.dtype == tf.string:
+        tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+    tokens = tokens[:, : feature.max_len]
+    # The analyzer sees every kept token of the batch through the flat values.
+    ids = tokens.with_flat_values(_encode(feature, tokens.flat_values))
+    return ids.to_tensor(default_value=0, shape=[None, feature.max_len])
+
+
+def _numeric(feature, x):
+    x = tf.cast(x, tf.float32)
+    present = _present(x)
+    filled = _dense_column(x, tft.mean(x))
+    outputs = {feature.name: tft.scale_to_z_score(filled)}
+    if feature.bucket_feature:
+        buckets = tft.bucketize(filled, feature.num_buckets) + 1
+        outputs[feature.bucket_feature] = tf.where(present, buckets, tf.zeros_like(buckets))
+    return outputs
+
+
+def fit_in_memory(rows: list[dict], schema, transform_dir: str) -> tft.TFTransformOutput:
+    """Analyzes ``rows`` (TFT instance dicts) with ``preprocessing_fn`` on Beam's DirectRunner and
+    writes the transform graph to ``transform_dir``; for tests and notebooks without a pipeline.
+    """
+    import apache_beam as beam
+    import tensorflow_transform.beam as tft_beam
+    from google.protobuf import text_format
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+
+    metadata = dataset_metadata.DatasetMetadata(schema)
+    config = {SCHEMA_KEY: text_format.MessageToString(schema)}
+    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=f"{transform_dir}/tmp"):
+        # TFT's instance format wants every feature; an absent optional one is an empty list.
+        complete = [{f.name: row.get(f.name, []) for f in schema.feature} for row in rows]
+        data = pipeline | "Rows" >> beam.Create(complete, reshuffle=False)
+        transform_fn = (data, metadata) | tft_beam.AnalyzeDataset(lambda inputs: preprocessing_fn(inputs, config))
+        _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
+    metadata_io.write_metadata(metadata, f"{transform_dir}/{tft.TFTransformOutput.RAW_METADATA_DIR}")
+    return tft.TFTransformOutput(transform_dir)

@@ -1,0 +1,1 @@
+"""TensorFlow Metadata schemas shipped with zoo (package data)."""

@@ -1,0 +1,47 @@
+"""Session-wide fixtures: one TensorFlow import, one Transform fit shared by all model tests."""
+from __future__ import annotations
+
+import pathlib
+
+import numpy as np
+import pytest
+
+import zoo  # noqa: F401  (selects Keras 2 before anything imports TensorFlow)
+
+TESTS = pathlib.Path(__file__).parent
+REPO = TESTS.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def contract_schema():
+    from zoo.schema import load_schema
+
+    return load_schema(TESTS / "schemas" / "contract.pbtxt")
+
+
+@pytest.fixture(scope="session")
+def contract_data(contract_schema, tmp_path_factory):
+    """Synthetic raw rows for the contract schema, their Transform output and their tf.Examples."""
+    from pipelines.transform import feature_spec, fit_in_memory, raw_serving_spec
+    from zoo.backend import tf
+    from zoo.data.from_schema import synthetic_rows, to_example
+
+    rows = synthetic_rows(contract_schema, 256, seed=7)
+    transform_output = fit_in_memory(rows, contract_schema, str(tmp_path_factory.mktemp("transform")))
+    spec = feature_spec(contract_schema, transform_output)
+    serialized = tf.constant([to_example(r).SerializeToString() for r in rows])
+    raw = tf.io.parse_example(serialized, raw_serving_spec(contract_schema))
+    transformed = transform_output.transform_raw_features(raw, drop_unused_features=True)
+    inputs = {name: transformed[name] for name in spec.names}
+    labels = np.array([r["label"] for r in rows], dtype=np.float32)
+    return dict(rows=rows, spec=spec, transform_output=transform_output, serialized=serialized,
+                inputs=inputs, labels=labels)
+
+
+@pytest.fixture(scope="session")
+def movielens_dir():
+    path = SHARED_DATA / "movielens-latest-small"
+    if not (path / "ratings.csv").exists():
+        pytest.fail(f"the shared MovieLens copy is missing at {path}; see ../shared/data/README.md")
+    return path

@@ -1,0 +1,411 @@
+"""End-to-end tests of the TF-Serving-compatible REST server.
+
+Tiny SavedModels with known outputs are exported into temporary directories in TF Serving's layout
+and served on a free loopback port; every assertion checks values the models computed.
+"""
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+import serving  # noqa: F401  (sets up the environment before TensorFlow loads)
+from serving import server
+from zoo.backend import tf
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_EXAMPLE_SPEC = tf.TensorSpec([None], tf.string)
+
+
+class _Toy(tf.Module):
+    """y = x / 2 + offset, in the shapes the REST API has to handle; ``offset`` tells versions apart."""
+
+    def __init__(self, offset: float):
+        super().__init__()
+        self.offset = tf.Variable(offset)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def half_plus(self, x):
+        return {"y": x / 2 + self.offset}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([None, 2], tf.int64)])
+    def multi(self, a, b):
+        return {"total": a + tf.cast(tf.reduce_sum(b, axis=1), tf.float32), "doubled": b * 2}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def strings(self, text):
+        return {"upper": tf.strings.upper(text), "echo_bytes": text, "length": tf.strings.length(text)}
+
+    @tf.function(input_signature=[_EXAMPLE_SPEC])
+    def regress(self, examples):
+        features = tf.io.parse_example(
+            examples,
+            {
+                "x": tf.io.FixedLenFeature([], tf.float32),
+                "w": tf.io.FixedLenFeature([], tf.float32, default_value=1.0),
+            },
+        )
+        return {"prediction": features["w"] * features["x"] / 2 + self.offset}
+
+    @tf.function(input_signature=[_EXAMPLE_SPEC])
+    def classify(self, examples):
+        x = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([], tf.float32)})["x"]
+        classes = tf.tile(tf.constant([["pos", "neg"]]), [tf.shape(x)[0], 1])
+        return {"scores": tf.stack([x / 10, 1 - x / 10], axis=1), "classes": classes}
+
+
+def _export_toy(path: Path, offset: float) -> None:
+    toy = _Toy(offset)
+    signatures = {
+        "serving_default": toy.half_plus,
+        "multi": toy.multi,
+        "strings": toy.strings,
+        "regress_x": toy.regress,
+        "classify_x": toy.classify,
+    }
+    tf.saved_model.save(toy, str(path), signatures=signatures)
+
+
+def _export_tf1_half_plus_three(path: Path) -> None:
+    """A TF1 export with classify/regress method names, like TF Serving's half_plus_three test model."""
+    with tf.Graph().as_default():
+        serialized = tf.compat.v1.placeholder(tf.string, [None], name="tf_example")
+        x = tf.io.parse_example(serialized, {"x": tf.io.FixedLenFeature([1], tf.float32)})["x"]
+        y = x * 0.5 + 3.0
+        builder = tf.compat.v1.saved_model.Builder(str(path))
+        with tf.compat.v1.Session() as session:
+            builder.add_meta_graph_and_variables(
+                session,
+                [tf.saved_model.SERVING],
+                signature_def_map={
+                    "tensorflow/serving/regress": tf.compat.v1.saved_model.regression_signature_def(serialized, y),
+                    "tensorflow/serving/classify": tf.compat.v1.saved_model.classification_signature_def(
+                        serialized, None, y
+                    ),
+                },
+            )
+        builder.save()
+
+
+@pytest.fixture(scope="module")
+def toy_base_path(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("toy")
+    _export_toy(base / "1", offset=2.0)
+    _export_toy(base / "2", offset=3.0)
+    (base / "not-a-version").mkdir()  # ignored, as in TF Serving
+    return base
+
+
+@pytest.fixture(scope="module")
+def toy(toy_base_path):
+    with server.start_server("toy", str(toy_base_path)) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="module")
+def tf1(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tf1")
+    _export_tf1_half_plus_three(base / "123")
+    with server.start_server("half_plus_three", str(base)) as handle:
+        yield handle
+
+
+def _call(url: str, body=None, *, raw: bytes | None = None, method: str | None = None):
+    """(HTTP status, decoded JSON reply); NaN/Infinity tokens are accepted as TF Serving sends them."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _b64(data: bytes) -> dict:
+    return {"b64": base64.b64encode(data).decode()}
+
+
+# --- status and metadata ------------------------------------------------------------------------
+
+
+def test_handle_reports_address_and_latest_version(toy):
+    assert toy.host == "127.0.0.1"
+    assert toy.port > 0
+    assert toy.url == f"http://127.0.0.1:{toy.port}"
+    assert toy.version == 2
+
+
+def test_status_lists_every_loaded_version(toy):
+    status, reply = _call(f"{toy.url}/v1/models/toy")
+    assert status == 200
+    ok = {"state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+    assert reply == {"model_version_status": [{"version": "1", **ok}, {"version": "2", **ok}]}
+
+
+def test_status_of_one_version(toy):
+    status, reply = _call(f"{toy.url}/v1/models/toy/versions/1")
+    assert status == 200
+    assert [entry["version"] for entry in reply["model_version_status"]] == ["1"]
+
+
+def test_metadata_reports_the_saved_signature_defs(toy):
+    status, reply = _call(f"{toy.url}/v1/models/toy/metadata")
+    assert status == 200
+    assert reply["model_spec"] == {"name": "toy", "signature_name": "", "version": "2"}
+    signature_defs = reply["metadata"]["signature_def"]["signature_def"]
+    assert {"serving_default", "multi", "strings", "regress_x", "classify_x"} <= set(signature_defs)
+
+    default = signature_defs["serving_default"]
+    assert default["method_name"] == "tensorflow/serving/predict"
+    assert default["inputs"]["x"]["dtype"] == "DT_FLOAT"
+    assert default["inputs"]["x"]["tensor_shape"] == {"dim": [{"size": "-1", "name": ""}], "unknown_rank": False}
+    assert set(default["outputs"]) == {"y"}
+
+    multi = signature_defs["multi"]
+    assert multi["inputs"]["b"]["dtype"] == "DT_INT64"
+    assert [dim["size"] for dim in multi["inputs"]["b"]["tensor_shape"]["dim"]] == ["-1", "2"]
+    assert {name: output["dtype"] for name, output in multi["outputs"].items()} == {
+        "total": "DT_FLOAT",
+        "doubled": "DT_INT64",
+    }
+    assert signature_defs["regress_x"]["inputs"]["examples"]["dtype"] == "DT_STRING"
+
+
+def test_metadata_of_an_older_version(toy):
+    status, reply = _call(f"{toy.url}/v1/models/toy/versions/1/metadata")
+    assert status == 200
+    assert reply["model_spec"]["version"] == "1"
+
+
+# --- predict -------------------------------------------------------------------------------------
+
+
+def test_predict_row_format_uses_latest_version(toy):
+    status, reply = _call(f"{toy.url}/v1/models/toy:predict", {"instances": [1.0, 2.0, 5.0]})
+    assert status == 200
+    assert reply == {"predictions": [3.5, 4.0, 5.5]}
+
+
+def test_predict_addresses_a_version(toy):
+    status, reply = _call(f"{toy.url}/v1/models/toy/versions/1:predict", {"instances": [1.0, 2.0, 5.0]})
+    assert status == 200
+    assert reply == {"predictions": [2.5, 3.0, 4.5]}
+
+
+def test_predict_columnar_format(toy):
+    _, bare = _call(f"{toy.url}/v1/models/toy:predict", {"inputs": [1, 3]})
+    _, named = _call(f"{toy.url}/v1/models/toy:predict", {"signature_name": "", "inputs": {"x": [1, 3]}})
+    assert bare == named == {"outputs": [3.5, 4.5]}
+
+
+def test_predict_row_objects_for_a_single_input(toy):
+    _, reply = _call(f"{toy.url}/v1/models/toy:predict", {"instances": [{"x": 4.0}, {"x": 6.0}]})
+    assert reply == {"predictions": [5.0, 6.0]}
+
+
+def test_predict_writes_short_floats_and_non_finite_tokens(toy):
+    status, reply = _call(f"{toy.url}/v1/models/toy:predict", raw=b'{"instances": [0.2, NaN, -Infinity]}')
+    assert status == 200
+    shortest, nan, minus_infinity = reply["predictions"]
+    assert shortest == 3.1  # float32 0.2 / 2 + 3, written with float32's shortest digits (not 3.0999999)
+    assert nan != nan
+    assert minus_infinity == float("-inf")
+
+
+def test_predict_multiple_inputs_and_outputs_row_format(toy):
+    body = {"signature_name": "multi", "instances": [{"a": 1.0, "b": [1, 2]}, {"a": 0.5, "b": [3, 4]}]}
+    status, reply = _call(f"{toy.url}/v1/models/toy:predict", body)
+    assert status == 200
+    assert reply == {"predictions": [{"doubled": [2, 4], "total": 4.0}, {"doubled": [6, 8], "total": 7.5}]}
+
+
+def test_predict_multiple_inputs_and_outputs_columnar_format(toy):
+    body = {"signature_name": "multi", "inputs": {"a": [1.0, 0.5], "b": [[1, 2], [3, 4]]}}
+    status, reply = _call(f"{toy.url}/v1/models/toy:predict", body)
+    assert status == 200
+    assert reply == {"outputs": {"doubled": [[2, 4], [6, 8]], "total": [4.0, 7.5]}}
+
+
+def test_predict_string_tensors_and_b64(toy):
+    body = {"signature_name": "strings", "instances": ["abc", _b64(b"\xffxy")]}
+    status, reply = _call(f"{toy.url}/v1/models/toy:predict", body)
+    assert status == 200
+    assert reply == {
+        "predictions": [
+            # *_bytes outputs are always b64; other strings only when they are not UTF-8.
+            {"echo_bytes": _b64(b"abc"), "length": 3, "upper": "ABC"},
+            {"echo_bytes": _b64(b"\xffxy"), "length": 3, "upper": _b64(b"\xffXY")},
+        ]
+    }
+
+
+# --- classify and regress ------------------------------------------------------------------------
+
+
+def test_regress_with_a_predict_signature(toy):
+    body = {"signature_name": "regress_x", "examples": [{"x": 1.0}, {"x": 4.0}]}
+    status, reply = _call(f"{toy.url}/v1/models/toy:regress", body)
+    assert status == 200
+    assert reply == {"results": [3.5, 5.0]}
+    _, older = _call(f"{toy.url}/v1/models/toy/versions/1:regress", body)
+    assert older == {"results": [2.5, 4.0]}
+
+
+def test_regress_merges_context_into_every_example(toy):
+    body = {"signature_name": "regress_x", "context": {"w": 2.0}, "examples": [{"x": 1.0}, {"x": 4.0}]}
+    _, reply = _call(f"{toy.url}/v1/models/toy:regress", body)
+    assert reply == {"results": [4.0, 7.0]}
+
+
+def test_classify_with_a_predict_signature(toy):
+    body = {"signature_name": "classify_x", "examples": [{"x": 2.0}, {"x": [5.0]}]}
+    status, reply = _call(f"{toy.url}/v1/models/toy:classify", body)
+    assert status == 200
+    assert reply == {"results": [[["pos", 0.2], ["neg", 0.8]], [["pos", 0.5], ["neg", 0.5]]]}
+
+
+def test_tf1_regress_signature(tf1):
+    body = {"signature_name": "tensorflow/serving/regress", "examples": [{"x": 1.0}, {"x": 2.0}]}
+    status, reply = _call(f"{tf1.url}/v1/models/half_plus_three:regress", body)
+    assert status == 200
+    assert reply == {"results": [3.5, 4.0]}
+
+
+def test_tf1_classify_signature_without_classes_has_empty_labels(tf1):
+    body = {"signature_name": "tensorflow/serving/classify", "examples": [{"x": 1.0}, {"x": 2.0}]}
+    status, reply = _call(f"{tf1.url}/v1/models/half_plus_three:classify", body)
+    assert status == 200
+    assert reply == {"results": [[["", 3.5]], [["", 4.0]]]}
+
+
+def test_tf1_signature_method_must_match_the_verb(tf1):
+    body = {"signature_name": "tensorflow/serving/classify", "examples": [{"x": 1.0}]}
+    status, reply = _call(f"{tf1.url}/v1/models/half_plus_three:regress", body)
+    assert status == 400
+    assert "method_name" in reply["error"]
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+_PREDICT = "/v1/models/toy:predict"
+_MULTI = {"signature_name": "multi"}
+_CLASSIFY = "/v1/models/toy:classify"
+_REGRESS = "/v1/models/toy:regress"
+_REGRESS_X = {"signature_name": "regress_x"}
+
+
+@pytest.mark.parametrize(
+    "method, path, body, expected_status, expected_message",
+    [
+        ("POST", _PREDICT, b"{not json", 400, "JSON Parse error"),
+        ("POST", _PREDICT, b"", 400, "empty"),
+        ("POST", _PREDICT, [1.0], 400, "JSON object"),
+        ("POST", _PREDICT, {"signature_name": "serving_default"}, 400, "exactly one of"),
+        ("POST", _PREDICT, {"instances": [1.0], "inputs": [1.0]}, 400, "exactly one of"),
+        ("POST", _PREDICT, {"instances": []}, 400, "non-empty"),
+        ("POST", _PREDICT, {"signature_name": "nope", "instances": [1.0]}, 400, '"nope" not found'),
+        ("POST", _PREDICT, {"signature_name": 7, "instances": [1.0]}, 400, "signature_name"),
+        ("POST", _PREDICT, {"inputs": {"x": [1.0], "z": [2.0]}}, 400, "unknown ['z']"),
+        ("POST", _PREDICT, {**_MULTI, "instances": [{"a": 1.0}]}, 400, "exactly the keys ['a', 'b']"),
+        ("POST", _PREDICT, {**_MULTI, "instances": [1.0]}, 400, "2 inputs"),
+        ("POST", _PREDICT, {**_MULTI, "inputs": {"a": [1.0]}}, 400, "missing ['b']"),
+        ("POST", _PREDICT, {"instances": ["a"]}, 400, "not of expected type float32"),
+        ("POST", _PREDICT, {"instances": [True]}, 400, "not of expected type float32"),
+        ("POST", _PREDICT, {"instances": [1e300]}, 400, "loss of precision"),
+        ("POST", _PREDICT, {"instances": [[1.0, 2.0]]}, 400, "has shape [1, 2]"),
+        ("POST", _PREDICT, {**_MULTI, "inputs": {"a": [1.0], "b": [[1, 2], [3]]}}, 400, "ragged"),
+        ("POST", _PREDICT, {**_MULTI, "inputs": {"a": [1.0], "b": [[1.5, 2]]}}, 400, "int64"),
+        ("POST", _PREDICT, {**_MULTI, "inputs": {"a": [1.0], "b": [[2**63, 2]]}}, 400, "out of range"),
+        ("POST", _PREDICT, {"signature_name": "strings", "instances": [{"b64": "%%%"}]}, 400, "base64"),
+        ("POST", _PREDICT, {"signature_name": "strings", "instances": [{"b64": 5}]}, 400, "b64"),
+        ("POST", _CLASSIFY, {"examples": [{"x": 1.0}]}, 400, "DT_STRING"),
+        ("POST", _CLASSIFY, {"signature_name": "regress_x", "examples": [{"x": 1.0}]}, 400, "'scores'"),
+        ("POST", _REGRESS, {"signature_name": "multi", "examples": [{"x": 1.0}]}, 400, "DT_STRING"),
+        ("POST", _REGRESS, _REGRESS_X, 400, "'examples'"),
+        ("POST", _REGRESS, {**_REGRESS_X, "examples": [{"y": 1.0}]}, 400, "Feature: x (data type: float) is required"),
+        ("POST", _REGRESS, {**_REGRESS_X, "examples": [{"x": 1}]}, 400, "Data types don't match"),
+        ("POST", _REGRESS, {**_REGRESS_X, "examples": [{"x": None}]}, 400, "examples[0].x"),
+        ("POST", _REGRESS, {**_REGRESS_X, "examples": [{"x": [1.0, "a"]}]}, 400, "examples[0].x"),
+        ("POST", _REGRESS, {**_REGRESS_X, "examples": [7]}, 400, "examples[0]"),
+        ("POST", _REGRESS, {**_REGRESS_X, "context": {"x": 1.0}, "examples": [{"x": 1.0}]}, 400, "context"),
+        ("POST", "/v1/models/nope:predict", {"instances": [1.0]}, 404, "Latest(nope)"),
+        ("POST", "/v1/models/toy/versions/9:predict", {"instances": [1.0]}, 404, "Specific(toy, 9)"),
+        ("GET", "/v1/models/nope", None, 404, "nope"),
+        ("GET", "/v1/models/toy/versions/9", None, 404, "Specific(toy, 9)"),
+        ("GET", "/v1/models/toy/versions/9/metadata", None, 404, "Specific(toy, 9)"),
+        ("GET", "/v1/models/%2E%2E%2Fetc", None, 404, "Malformed"),
+        ("GET", "/v2/models/toy", None, 404, "Malformed"),
+        ("POST", "/v1/models/toy:explode", {"instances": [1.0]}, 404, "Malformed"),
+        ("GET", _PREDICT, None, 405, "POST"),
+        ("POST", "/v1/models/toy/metadata", {}, 405, "GET"),
+    ],
+)
+def test_errors_are_json_with_the_right_status(toy, method, path, body, expected_status, expected_message):
+    raw = body if isinstance(body, bytes) else None
+    status, reply = _call(f"{toy.url}{path}", None if raw is not None else body, raw=raw, method=method)
+    assert status == expected_status
+    assert set(reply) == {"error"}
+    assert expected_message in reply["error"]
+    # The server keeps serving after every error.
+    assert _call(f"{toy.url}{_PREDICT}", {"instances": [2.0]}) == (200, {"predictions": [4.0]})
+
+
+def test_one_keep_alive_connection_serves_several_requests(toy):
+    connection = http.client.HTTPConnection("127.0.0.1", toy.port, timeout=60)
+    try:
+        replies = []
+        for body in (b'{"instances": [2.0]}', b"{broken", b'{"inputs": [4.0]}'):
+            connection.request("POST", _PREDICT, body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            replies.append((response.status, json.loads(response.read())))
+    finally:
+        connection.close()
+    assert replies[0] == (200, {"predictions": [4.0]})
+    assert replies[1][0] == 400
+    assert replies[2] == (200, {"outputs": [5.0]})
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def test_main_fails_cleanly_without_versions(tmp_path, capsys):
+    assert server.main(["--model_name", "x", "--model_base_path", str(tmp_path), "--rest_api_port", "0"]) == 1
+    assert "no versions" in capsys.readouterr().err
+
+
+def test_build_arg_parser_uses_tensorflow_model_server_flags():
+    args = server.build_arg_parser().parse_args(["--model_base_path=/models/m", "--rest_api_port=0"])
+    assert (args.model_name, args.model_base_path, args.rest_api_port, args.rest_api_host) == (
+        "default",
+        "/models/m",
+        0,
+        "127.0.0.1",
+    )
+
+
+@pytest.mark.timeout(180)
+def test_command_line_server_serves_until_sigterm(toy_base_path):
+    command = [sys.executable, "-m", "serving.server", "--model_name", "toy"]
+    command += ["--model_base_path", str(toy_base_path), "--rest_api_port", "0"]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        ready = process.stdout.readline()
+        match = re.fullmatch(r"serving toy version 2 at http://127\.0\.0\.1:(\d+)\n", ready)
+        assert match, ready
+        status, reply = _call(f"http://127.0.0.1:{match[1]}{_PREDICT}", {"instances": [1.0]})
+        assert (status, reply) == (200, {"predictions": [3.5]})
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stdout.close()

@@ -1,0 +1,158 @@
+"""From Transform's output to vectors: per-feature embedding tables and first-order terms."""
+from __future__ import annotations
+
+import itertools
+
+from zoo.backend import keras, tf
+from zoo.config import constructor_config
+from zoo.features import CATEGORICAL, NUMERIC, SEQUENCE, FeatureSpec
+
+
+def feature_inputs(spec: FeatureSpec) -> dict[str, keras.Input]:
+    """One named ``keras.Input`` per model feature, shaped as Transform emits it."""
+    inputs = {}
+    for f in spec.features:
+        if f.kind == NUMERIC:
+            inputs[f.name] = keras.Input(shape=(), dtype=tf.float32, name=f.name)
+        elif f.kind == CATEGORICAL:
+            inputs[f.name] = keras.Input(shape=(), dtype=tf.int64, name=f.name)
+        else:
+            inputs[f.name] = keras.Input(shape=(f.max_len,), dtype=tf.int64, name=f.name)
+    return inputs
+
+
+def _masked_mean(vectors, ids):
+    """Mean of ``vectors [batch, len, d]`` over the positions whose id is not padding (0)."""
+    mask = tf.cast(tf.not_equal(ids, 0), vectors.dtype)[..., tf.newaxis]
+    total = tf.reduce_sum(vectors * mask, axis=1)
+    return total / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class FeatureEmbedding(keras.layers.Layer):
+    """Embeds every feature of a ``FeatureSpec`` as one field vector.
+
+    Categorical ids look up their own table; a sequence's embeddings are averaged over its
+    non-padding positions (``mask = ids != 0``). Numeric features are returned as a dense
+    ``[batch, n_numeric]`` block, or, with ``numeric_as_fields`` (the FM view of a real-valued
+    feature), as fields ``x_i * v_i`` with a learned vector ``v_i`` per feature.
+
+    Returns ``(fields [batch, n_fields, embedding_dim], dense [batch, n_numeric])``. With
+    ``numeric_as_fields`` the dense block is empty.
+    """
+
+    def __init__(self, features, embedding_dim=8, numeric_as_fields=False, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.features = FeatureSpec.coerce(features)
+        self.embedding_dim = int(embedding_dim)
+        self.numeric_as_fields = bool(numeric_as_fields)
+        self.l2 = float(l2)
+        regularizer = keras.regularizers.l2(self.l2) if self.l2 else None
+        self._tables = {}
+        for f in self.features.of_kind(CATEGORICAL) + self.features.of_kind(SEQUENCE):
+            if f.embedding_dim not in (None, self.embedding_dim):
+                raise ValueError(
+                    f"feature {f.name!r} asks for embedding_dim {f.embedding_dim}, but this model stacks "
+                    f"fields and needs one size for all ({self.embedding_dim})"
+                )
+            self._tables[f.name] = keras.layers.Embedding(
+                f.vocab_size, self.embedding_dim, embeddings_regularizer=regularizer, name=f"embedding_{f.name}"
+            )
+        self._numeric = [f.name for f in self.features.of_kind(NUMERIC)]
+
+    def build(self, input_shape):
+        if self.numeric_as_fields and self._numeric:
+            self.numeric_vectors = self.add_weight(
+                name="numeric_vectors", shape=(len(self._numeric), self.embedding_dim),
+                initializer="glorot_uniform", trainable=True,
+            )
+        super().build(input_shape)
+
+    @property
+    def num_fields(self) -> int:
+        return len(self._tables) + (len(self._numeric) if self.numeric_as_fields else 0)
+
+    def call(self, inputs):
+        fields = []
+        for name, table in self._tables.items():
+            ids = inputs[name]
+            vectors = table(ids)
+            fields.append(_masked_mean(vectors, ids) if ids.shape.rank == 2 else vectors)
+        dense = _numeric_block(inputs, self._numeric)
+        if self.numeric_as_fields and self._numeric:
+            fields.extend(tf.unstack(dense[:, :, tf.newaxis] * self.numeric_vectors[tf.newaxis], axis=1))
+            dense = dense[:, :0]
+        return tf.stack(fields, axis=1), dense
+
+    def get_config(self):
+        return constructor_config(self, super().get_config())
+
+
+def _numeric_block(inputs, names):
+    if not names:
+        any_input = next(iter(inputs.values()))
+        return tf.zeros([tf.shape(any_input)[0], 0], tf.float32)
+    return tf.stack([tf.cast(inputs[n], tf.float32) for n in names], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LinearTerms(keras.layers.Layer):
+    """A generalized linear model over all features: ``b + sum_i w_i x_i``.
+
+    Categorical features contribute their one-hot weight, sequences the sum of their non-padding
+    ids' weights (multi-hot), numeric features ``w * x``. ``crosses`` adds Wide & Deep's
+    cross-product transformations: each listed pair of categorical features is hashed into
+    ``cross_buckets`` bins with its own weights; ``crosses=None`` crosses every pair.
+    Output ``[batch, 1]`` (a logit).
+    """
+
+    def __init__(self, features, crosses=(), cross_buckets=10_000, l2=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.features = FeatureSpec.coerce(features)
+        categorical = [f.name for f in self.features.of_kind(CATEGORICAL)]
+        if crosses is None:
+            crosses = list(itertools.combinations(categorical, 2))
+        self.crosses = tuple(tuple(pair) for pair in crosses)
+        for pair in self.crosses:
+            unknown = [n for n in pair if n not in categorical]
+            if len(pair) != 2 or unknown:
+                raise ValueError(f"cross {list(pair)} must name two categorical features; categorical: {categorical}")
+        self.cross_buckets = int(cross_buckets)
+        self.l2 = float(l2)
+        regularizer = keras.regularizers.l2(self.l2) if self.l2 else None
+        self._tables = {
+            f.name: keras.layers.Embedding(f.vocab_size, 1, embeddings_initializer="zeros",
+                                           embeddings_regularizer=regularizer, name=f"linear_{f.name}")
+            for f in self.features.of_kind(CATEGORICAL) + self.features.of_kind(SEQUENCE)
+        }
+        self._hashers = [keras.layers.HashedCrossing(self.cross_buckets) for _ in self.crosses]
+        self._cross_weights = [
+            keras.layers.Embedding(self.cross_buckets, 1, embeddings_initializer="zeros",
+                                   embeddings_regularizer=regularizer, name=f"cross_{a}_x_{b}")
+            for a, b in self.crosses
+        ]
+        self._numeric = [f.name for f in self.features.of_kind(NUMERIC)]
+        self._numeric_weights = keras.layers.Dense(1, use_bias=False, kernel_regularizer=regularizer) if self._numeric else None
+        if not self.features.features:
+            raise ValueError("LinearTerms needs at least one feature")
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(name="bias", shape=(1,), initializer="zeros", trainable=True)
+        super().build(input_shape)
+
+    def call(self, inputs):
+        terms = []
+        for name, table in self._tables.items():
+            ids = inputs[name]
+            weights = table(ids)
+            if ids.shape.rank == 2:  # sequence: multi-hot sum over real ids
+                weights = tf.reduce_sum(weights * tf.cast(tf.not_equal(ids, 0), weights.dtype)[..., tf.newaxis], axis=1)
+            terms.append(weights)
+        for (a, b), hasher, table in zip(self.crosses, self._hashers, self._cross_weights):
+            terms.append(table(hasher((inputs[a], inputs[b]))))
+        if self._numeric_weights is not None:
+            terms.append(self._numeric_weights(_numeric_block(inputs, self._numeric)))
+        return tf.add_n(terms) + self.bias
+
+    def get_config(self):
+        return constructor_config(self, super().get_config())

@@ -1,0 +1,74 @@
+"""Deep & Cross Network V2: explicit bounded-degree feature crosses beside an MLP."""
+from __future__ import annotations
+
+import tensorflow_recommenders as tfrs
+
+from zoo.backend import keras
+from zoo.features import FeatureSpec
+from zoo.layers import MLP, FeatureEmbedding, feature_inputs
+from zoo.models.base import ZooModel, flat_fields, probability_head
+from zoo.registry import Paper, register_model
+
+STRUCTURES = ("stacked", "parallel")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DCNv2(ZooModel):
+    """DCN V2: Improved Deep & Cross Network and Practical Lessons for Web-scale Learning to Rank
+    Systems (Wang et al., 2020, arXiv:2008.13535).
+
+    ``x_0`` concatenates all embeddings and dense features; each cross layer computes
+    ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l`` (``tfrs.layers.dcn.Cross``; with ``projection_dim``
+    r, ``W_l = U_l V_l^T`` is low-rank). ``structure="stacked"`` feeds the cross network's output
+    to the MLP; ``"parallel"`` runs both on ``x_0`` and concatenates them. A final linear layer
+    gives the logit.
+
+    Args:
+      features: the ``FeatureSpec`` (or its config).
+      embedding_dim: size of every categorical embedding.
+      num_cross_layers: depth of the cross network (the highest polynomial degree is this + 1).
+      projection_dim: rank r of the low-rank cross layers; ``None`` = full rank.
+      hidden_units, activation, dropout: the deep network.
+      structure: "stacked" or "parallel".
+      l2: L2 penalty on embeddings.
+    """
+
+    def __init__(self, features, embedding_dim=16, num_cross_layers=3, projection_dim=None,
+                 hidden_units=(512, 256), activation="relu", dropout=0.0, structure="stacked", l2=0.0, **kwargs):
+        if structure not in STRUCTURES:
+            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+        features = FeatureSpec.coerce(features)
+        inputs = feature_inputs(features)
+        fields, dense = FeatureEmbedding(features, embedding_dim, l2=l2, name="embedding")(inputs)
+        x0 = flat_fields(fields, dense)
+        crossed = x0
+        for i in range(num_cross_layers):
+            crossed = tfrs.layers.dcn.Cross(projection_dim=projection_dim, name=f"cross_{i}")(x0, crossed)
+        deep = MLP(hidden_units, activation=activation, dropout=dropout, name="deep")
+        if structure == "stacked":
+            top = deep(crossed)
+        else:
+            top = keras.layers.Concatenate(name="cross_and_deep")([crossed, deep(x0)])
+        outputs = probability_head(keras.layers.Dense(1, name="logit")(top))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.features = features
+        self.embedding_dim = embedding_dim
+        self.num_cross_layers = num_cross_layers
+        self.projection_dim = projection_dim
+        self.hidden_units = tuple(hidden_units)
+        self.activation = activation
+        self.dropout = dropout
+        self.structure = structure
+        self.l2 = l2
+
+
+@register_model(
+    family="dcn", task="ranking", model_class=DCNv2,
+    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    paper=Paper("DCN V2: Improved Deep & Cross Network and Practical Lessons for Web-scale "
+                "Learning to Rank Systems", "2008.13535"),
+    defaults=dict(embedding_dim=16, num_cross_layers=3, projection_dim=None, hidden_units=(512, 256),
+                  structure="stacked"),
+)
+def dcn_v2(features, **hparams):
+    return DCNv2(features, **hparams)

@@ -1,0 +1,147 @@
+"""The model registry: one ``@register_model`` per variant, looked up by name.
+
+A registered variant is a function ``fn(features, **hparams) -> keras.Model``. Its card
+(family, task, paper, needed inputs, defaults, loss and metrics) is declared next to it, so
+``zoo.create`` can check features and hyper-parameters before building anything.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import inspect
+from typing import Any, Callable, Mapping
+
+from zoo.features import FeatureSpec
+
+TASK_OUTPUTS = {
+    "ranking": "probabilities: float32 [batch, 1], P(label = 1)",
+}
+TASK_LOSSES = {
+    "ranking": ("binary_crossentropy", ("auc", "binary_crossentropy")),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Paper:
+    title: str
+    arxiv_id: str
+
+    def __str__(self) -> str:
+        return f"{self.title} (arXiv:{self.arxiv_id})"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCard:
+    """What a user needs to know to pick and feed a model, without building it."""
+
+    name: str
+    family: str
+    task: str
+    paper: Paper
+    inputs: Mapping[str, str]  # feature kind -> "required" | "optional"
+    outputs: str
+    defaults: Mapping[str, Any]
+    loss: str
+    metrics: tuple[str, ...]
+    model_class: str
+
+    def to_dict(self) -> dict[str, Any]:
+        card = dataclasses.asdict(self)
+        card["paper"] = {"title": self.paper.title, "arxiv_id": self.paper.arxiv_id}
+        return card
+
+
+@dataclasses.dataclass(frozen=True)
+class _Entry:
+    card: ModelCard
+    build: Callable[..., Any]
+    accepted: frozenset[str]
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+def register_model(
+    *,
+    family: str,
+    task: str,
+    paper: Paper,
+    model_class: type,
+    defaults: Mapping[str, Any],
+    inputs: Mapping[str, str],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Registers a variant function under its own name.
+
+    ``defaults`` are the variant's hyper-parameters; overrides given to ``create`` must be
+    parameters of ``model_class``'s constructor.
+    """
+    if task not in TASK_OUTPUTS:
+        raise ValueError(f"unknown task {task!r}; known: {sorted(TASK_OUTPUTS)}")
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        name = fn.__name__
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        accepted = frozenset(inspect.signature(model_class.__init__).parameters) - {"self", "features", "kwargs"}
+        unknown = set(defaults) - accepted
+        if unknown:
+            raise ValueError(f"{name}: defaults {sorted(unknown)} are not parameters of {model_class.__name__}")
+        loss, metrics = TASK_LOSSES[task]
+        card = ModelCard(
+            name=name, family=family, task=task, paper=paper, inputs=dict(inputs),
+            outputs=TASK_OUTPUTS[task], defaults=dict(defaults), loss=loss, metrics=metrics,
+            model_class=f"{model_class.__module__}.{model_class.__qualname__}",
+        )
+        _REGISTRY[name] = _Entry(card=card, build=fn, accepted=accepted | {"name"})
+        return fn
+
+    return decorator
+
+
+def _entry(name: str) -> _Entry:
+    _load_models()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=5, cutoff=0.4)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        raise UnknownModelError(f"unknown model {name!r}{hint}. `zoo models list` shows all.") from None
+
+
+def create(name: str, features: FeatureSpec | Mapping[str, Any], **overrides: Any):
+    """Builds the registered model ``name`` for ``features`` with its defaults and ``overrides``."""
+    entry = _entry(name)
+    unknown = set(overrides) - entry.accepted
+    if unknown:
+        raise TypeError(
+            f"{name}: unknown hyper-parameter(s) {sorted(unknown)}; accepted: {sorted(entry.accepted)}"
+        )
+    spec = FeatureSpec.coerce(features)
+    spec.require(entry.card.inputs, model_name=name)
+    return entry.build(spec, **{**entry.card.defaults, **overrides})
+
+
+def get_card(name: str) -> ModelCard:
+    return _entry(name).card
+
+
+def list_models(pattern: str | None = None, task: str | None = None, family: str | None = None) -> list[str]:
+    """Registered names, sorted, filtered by a shell-style ``pattern``, task and family."""
+    _load_models()
+    return sorted(
+        name
+        for name, entry in _REGISTRY.items()
+        if (pattern is None or fnmatch.fnmatchcase(name, pattern))
+        and (task is None or entry.card.task == task)
+        and (family is None or entry.card.family == family)
+    )
+
+
+def _load_models() -> None:
+    import zoo.models  # noqa: F401  (importing the families registers them)

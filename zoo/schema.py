@@ -1,0 +1,131 @@
+"""Reads TensorFlow Metadata schemas and says what each raw feature becomes.
+
+The schema is the single source of truth for features. Standard TFMD fields decide the kind
+(BYTES or categorical INT -> categorical, FLOAT or plain INT -> numeric, several values ->
+sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
+
+- ``zoo.role=label`` marks the label; ``zoo.role=passthrough`` keeps a column out of the model.
+- ``zoo.max_len=N`` pads/truncates a sequence feature to N ids (required for sequences).
+- ``zoo.delimiter=|`` splits one string value into a sequence (e.g. MovieLens genres).
+- ``zoo.num_buckets=N`` hashes a categorical into N buckets instead of learning a vocabulary,
+  or, on a numeric feature, also emits ``<name>_bucket``: its quantile bucket as a categorical.
+- ``zoo.embedding_dim=N`` gives this feature its own embedding size.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+from typing import Iterable
+
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH = "categorical", "numeric", "sequence", "label", "passthrough"
+_TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim"}
+
+
+class SchemaError(ValueError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaFeature:
+    """One raw feature of the schema and the role zoo gives it."""
+
+    name: str
+    dtype: str  # "bytes" | "int" | "float"
+    kind: str  # categorical | numeric | sequence | label | passthrough
+    required: bool
+    max_len: int | None = None
+    delimiter: str | None = None
+    num_buckets: int | None = None
+    embedding_dim: int | None = None
+
+    @property
+    def hashed(self) -> bool:
+        return self.kind in (CATEGORICAL, SEQUENCE) and self.num_buckets is not None
+
+    @property
+    def bucket_feature(self) -> str | None:
+        """Name of the quantile-bucket feature a numeric feature also produces, if any."""
+        return f"{self.name}_bucket" if self.kind == NUMERIC and self.num_buckets else None
+
+
+def load_schema(path: str | pathlib.Path) -> schema_pb2.Schema:
+    return parse_schema(pathlib.Path(path).read_text())
+
+
+def parse_schema(text: str) -> schema_pb2.Schema:
+    return text_format.Parse(text, schema_pb2.Schema())
+
+
+def schema_features(schema: schema_pb2.Schema) -> list[SchemaFeature]:
+    """Every feature of ``schema`` with its zoo role, in schema order."""
+    features = [_schema_feature(f) for f in schema.feature]
+    labels = [f.name for f in features if f.kind == LABEL]
+    if len(labels) > 1:
+        raise SchemaError(f"schema marks several labels: {labels}; tag exactly one with zoo.role=label")
+    return features
+
+
+def label_name(features: Iterable[SchemaFeature]) -> str | None:
+    return next((f.name for f in features if f.kind == LABEL), None)
+
+
+def _tags(feature: schema_pb2.Feature) -> dict[str, str]:
+    tags = {}
+    for tag in feature.annotation.tag:
+        if not tag.startswith("zoo."):
+            continue
+        key, sep, value = tag[len("zoo."):].partition("=")
+        if not sep or key not in _TAG_KEYS:
+            raise SchemaError(f"feature {feature.name!r}: bad tag {tag!r}; use zoo.<key>=<value>, key in {sorted(_TAG_KEYS)}")
+        tags[key] = value
+    return tags
+
+
+def _positive_int(feature: str, key: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) <= 0:
+        raise SchemaError(f"feature {feature!r}: zoo.{key} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
+    dtype = {schema_pb2.BYTES: "bytes", schema_pb2.INT: "int", schema_pb2.FLOAT: "float"}.get(feature.type)
+    if dtype is None:
+        raise SchemaError(f"feature {feature.name!r}: type must be BYTES, INT or FLOAT")
+    tags = _tags(feature)
+    max_len = _positive_int(feature.name, "max_len", tags.get("max_len"))
+    multi_valued = "delimiter" in tags or (feature.HasField("value_count") and feature.value_count.max > 1) or (
+        not feature.HasField("value_count") and not feature.HasField("shape")
+    )
+    if "role" in tags:
+        if tags["role"] not in (LABEL, PASSTHROUGH):
+            raise SchemaError(f"feature {feature.name!r}: zoo.role must be label or passthrough")
+        kind = tags["role"]
+    elif "kind" in tags:
+        kind = tags["kind"]
+    elif multi_valued and max_len is not None:
+        kind = SEQUENCE
+    elif dtype == "bytes" or (dtype == "int" and feature.int_domain.is_categorical):
+        kind = CATEGORICAL
+    else:
+        kind = NUMERIC
+    if kind not in (CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH):
+        raise SchemaError(f"feature {feature.name!r}: unknown zoo.kind {kind!r}")
+    if kind == SEQUENCE and max_len is None:
+        raise SchemaError(f"feature {feature.name!r}: a sequence feature needs a zoo.max_len=N tag")
+    if kind == NUMERIC and dtype == "bytes":
+        raise SchemaError(f"feature {feature.name!r}: a BYTES feature cannot be numeric")
+    return SchemaFeature(
+        name=feature.name,
+        dtype=dtype,
+        kind=kind,
+        required=feature.presence.min_fraction >= 1.0,
+        max_len=max_len,
+        delimiter=tags.get("delimiter"),
+        num_buckets=_positive_int(feature.name, "num_buckets", tags.get("num_buckets")),
+        embedding_dim=_positive_int(feature.name, "embedding_dim", tags.get("embedding_dim")),
+    )
