@@ -18,6 +18,10 @@ from pipelines.pipeline import create_pipeline
 Echo = Callable[[str], None]
 
 
+def echo_line(line: str) -> None:
+    print(line, flush=True)  # progress must show up live even when stdout is a pipe or a file
+
+
 @dataclasses.dataclass(frozen=True)
 class PreparedInput:
     csv_dir: str
@@ -34,7 +38,7 @@ class RunSummary:
     pushed_path: str | None
 
 
-def prepare_input(config: PipelineConfig, echo: Echo = print) -> PreparedInput:
+def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInput:
     """Writes the CSV that ExampleGen reads (or points at the user's CSV directory)."""
     from zoo import data
 
@@ -42,8 +46,12 @@ def prepare_input(config: PipelineConfig, echo: Echo = print) -> PreparedInput:
         return PreparedInput(config.data.path, f"CSV files in {config.data.path}")
     csv_dir = pathlib.Path(config.output_dir) / "data"
     if config.data.source == "movielens":
+        local_copy = config.data.path
+        if local_copy and not pathlib.Path(local_copy, "ratings.csv").is_file():
+            echo(f"no MovieLens copy at {local_copy}; trying $ZOO_MOVIELENS_DIR, the cache and the download")
+            local_copy = None
         try:
-            source = data.locate(config.data.path, download=config.data.download)
+            source = data.locate(local_copy, download=config.data.download)
             frame = data.load_ctr(source, max_rows=config.data.max_rows)
             description = f"MovieLens latest-small from {source} ({len(frame):,} ratings)"
         except data.DatasetUnavailable as error:
@@ -55,8 +63,23 @@ def prepare_input(config: PipelineConfig, echo: Echo = print) -> PreparedInput:
     else:
         frame = data.synthetic.movielens_ctr(config.data.synthetic_rows, seed=config.data.seed)
         description = f"synthetic MovieLens-shaped data ({len(frame):,} rows, seed {config.data.seed})"
-    data.write_csv(frame, csv_dir)
+    _write_if_changed(frame, csv_dir)
     return PreparedInput(str(csv_dir), description)
+
+
+def _write_if_changed(frame, csv_dir: pathlib.Path) -> None:
+    """Writes ``data.csv`` only when its content changes: ExampleGen's cache key includes mtimes."""
+    import filecmp
+    import tempfile
+
+    from zoo import data
+
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=csv_dir.parent) as staging:
+        written = data.write_csv(frame, staging)
+        target = csv_dir / written.name
+        if not (target.exists() and filecmp.cmp(written, target, shallow=False)):
+            written.replace(target)
 
 
 class _ComponentProgress(logging.Handler):
@@ -79,7 +102,7 @@ class _ComponentProgress(logging.Handler):
             self.echo(f"[{name}] done in {self.seconds[name]:.1f}s")
 
 
-def run_pipeline(config: PipelineConfig, echo: Echo = print) -> RunSummary:
+def run_pipeline(config: PipelineConfig, echo: Echo = echo_line) -> RunSummary:
     from tfx import v1 as tfx
 
     started = time.monotonic()
@@ -90,7 +113,7 @@ def run_pipeline(config: PipelineConfig, echo: Echo = print) -> RunSummary:
     log_file = pathlib.Path(config.output_dir) / "logs" / "pipeline.log"
     with _captured_logs(progress, log_file):
         tfx.orchestration.LocalDagRunner().run(pipeline)
-    metrics, blessed, pushed = read_results(config)
+        metrics, blessed, pushed = read_results(config)
     return RunSummary(prepared.description, progress.seconds, time.monotonic() - started, metrics, blessed, pushed)
 
 
@@ -133,6 +156,16 @@ class _captured_logs:
             logger.setLevel(level)
         self.file.close()
         return False
+
+
+def print_summary(summary: RunSummary, echo: Echo = echo_line) -> None:
+    echo(f"pipeline finished in {summary.total_seconds:.0f}s on {summary.data}")
+    for name in ("auc", "binary_crossentropy", "calibration", "example_count"):
+        if name in summary.metrics:
+            label = "log_loss" if name == "binary_crossentropy" else name
+            echo(f"  held-out {label:<12} {summary.metrics[name]:.4f}")
+    echo(f"  blessed: {'yes' if summary.blessed else 'no (below the evaluation threshold)'}")
+    echo(f"  pushed:  {summary.pushed_path or 'nothing'}")
 
 
 def read_results(config: PipelineConfig) -> tuple[dict[str, float], bool, str | None]:

@@ -5,7 +5,7 @@ The schema is the single source of truth for features. Standard TFMD fields deci
 sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
 
 - ``zoo.role=label`` marks the label; ``zoo.role=passthrough`` keeps a column out of the model.
-- ``zoo.max_len=N`` pads/truncates a sequence feature to N ids (required for sequences).
+- ``zoo.max_len=N`` makes a sequence feature of N ids (padded/truncated); every sequence needs it.
 - ``zoo.delimiter=|`` splits one string value into a sequence (e.g. MovieLens genres).
 - ``zoo.num_buckets=N`` hashes a categorical into N buckets instead of learning a vocabulary,
   or, on a numeric feature, also emits ``<name>_bucket``: its quantile bucket as a categorical.
@@ -98,8 +98,8 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         raise SchemaError(f"feature {feature.name!r}: type must be BYTES, INT or FLOAT")
     tags = _tags(feature)
     max_len = _positive_int(feature.name, "max_len", tags.get("max_len"))
-    multi_valued = "delimiter" in tags or (feature.HasField("value_count") and feature.value_count.max > 1) or (
-        not feature.HasField("value_count") and not feature.HasField("shape")
+    multi_valued = "delimiter" in tags or max_len is not None or (
+        feature.HasField("value_count") and feature.value_count.max > 1
     )
     if "role" in tags:
         if tags["role"] not in (LABEL, PASSTHROUGH):
@@ -107,7 +107,7 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         kind = tags["role"]
     elif "kind" in tags:
         kind = tags["kind"]
-    elif multi_valued and max_len is not None:
+    elif multi_valued:
         kind = SEQUENCE
     elif dtype == "bytes" or (dtype == "int" and feature.int_domain.is_categorical):
         kind = CATEGORICAL

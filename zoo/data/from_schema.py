@@ -70,3 +70,9 @@ def to_example(row: dict):
         else:
             feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
     return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def csv_row_values(schema, row: dict[str, str]) -> dict:
+    """Typed values of a CSV row (as ``csv.DictReader`` gives it), per the schema; empty cells are dropped."""
+    casts = {f.name: {"int": int, "float": float, "bytes": str}[f.dtype] for f in schema_lib.schema_features(schema)}
+    return {name: casts[name](text) for name, text in row.items() if name in casts and text != ""}

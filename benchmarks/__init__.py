@@ -1,0 +1,1 @@
+"""Benchmarks: each script writes results/<name>.json and regenerates README.md's tables."""

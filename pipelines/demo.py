@@ -1,0 +1,84 @@
+"""The main job: run the MovieLens CTR pipeline, serve what it pushed, and query it over REST.
+
+The server runs as its own process (``python -m serving.server``, the same as ``zoo serve``),
+exactly as a user would start it, and is stopped by PID at the end.
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import json
+import pathlib
+import signal
+import subprocess
+import sys
+import urllib.request
+
+from pipelines.config import PipelineConfig
+from pipelines.run import Echo, echo_line, print_summary, run_pipeline
+from zoo.data.from_schema import csv_row_values, to_example
+from zoo.schema import label_name, load_schema, schema_features
+
+DEFAULT_CONFIG = pathlib.Path(__file__).resolve().parent.parent / "configs" / "movielens_ctr.yaml"
+REQUEST_ROWS = 5
+
+
+def run_demo(config: PipelineConfig, echo: Echo = echo_line) -> int:
+    summary = run_pipeline(config, echo)
+    print_summary(summary, echo)
+    if not summary.pushed_path:
+        echo("The model was not blessed, so nothing was pushed and there is nothing to serve.")
+        return 3
+    base_path = pathlib.Path(config.serving_root) / config.serving_model_name
+    server = subprocess.Popen(
+        [sys.executable, "-m", "serving.server", "--model_name", config.serving_model_name,
+         "--model_base_path", str(base_path), "--rest_api_port", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        ready = server.stdout.readline().strip()  # "serving NAME version V at http://HOST:PORT"
+        if not ready.startswith("serving "):
+            echo(f"the server did not start (exit status {server.wait()})")
+            return 4
+        url = ready.rsplit(" ", 1)[1]
+        echo(ready)
+        _query(url, config, echo)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    echo(f"server stopped (exit status {server.returncode})")
+    return 0 if server.returncode == 0 else 4
+
+
+def request_instances(config: PipelineConfig, count: int = REQUEST_ROWS) -> tuple[list[dict], list[dict]]:
+    """The last ``count`` rows of the run's input CSV, and each as a b64 tf.Example instance (no label)."""
+    schema = load_schema(config.schema)
+    label = label_name(schema_features(schema))
+    with open(pathlib.Path(config.output_dir) / "data" / "data.csv") as file:
+        rows = list(csv.DictReader(file))[-count:]
+    instances = []
+    for row in rows:
+        values = {k: v for k, v in csv_row_values(schema, row).items() if k != label}
+        instances.append({"b64": base64.b64encode(to_example(values).SerializeToString()).decode()})
+    return rows, instances
+
+
+def _query(url: str, config: PipelineConfig, echo: Echo) -> None:
+    """Sends real rows as tf.Examples to ``:predict`` and prints predictions beside the labels."""
+    label = label_name(schema_features(load_schema(config.schema)))
+    rows, instances = request_instances(config)
+    status = http_json(f"{url}/v1/models/{config.serving_model_name}")
+    echo(f"GET  /v1/models/{config.serving_model_name} -> {json.dumps(status)}")
+    response = http_json(f"{url}/v1/models/{config.serving_model_name}:predict",
+                         {"signature_name": "serving_default", "instances": instances})
+    echo(f"POST /v1/models/{config.serving_model_name}:predict with {len(instances)} real tf.Examples:")
+    for row, prediction in zip(rows, response["predictions"]):
+        features = ", ".join(f"{k}={row[k]}" for k in row if k != label)
+        echo(f"  P(click)={prediction[0]:.3f}  actual={row[label]}  ({features})")
+
+
+def http_json(url: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())

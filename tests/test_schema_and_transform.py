@@ -1,0 +1,98 @@
+"""The schema -> Transform -> FeatureSpec chain: roles from tags, ids, padding, scaling."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zoo
+from pipelines.transform import raw_serving_spec
+from zoo.backend import tf
+from zoo.data.from_schema import to_example
+from zoo.features import FeatureError, FeatureSpec
+from zoo.schema import SchemaError, parse_schema, schema_features
+
+
+def test_schema_features_kinds_from_types_and_tags(contract_schema):
+    kinds = {f.name: f.kind for f in schema_features(contract_schema)}
+    assert kinds == {"user": "categorical", "item": "categorical", "city": "categorical", "tags": "sequence",
+                     "history": "sequence", "price": "numeric", "age": "numeric", "ts": "passthrough",
+                     "label": "label"}
+    by_name = {f.name: f for f in schema_features(contract_schema)}
+    assert by_name["city"].hashed and by_name["tags"].delimiter == "|" and by_name["history"].max_len == 5
+    assert by_name["price"].bucket_feature == "price_bucket" and not by_name["price"].required
+
+
+@pytest.mark.parametrize("text, message", [
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.delimiter=|" } }', "needs a zoo.max_len"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.colour=red" } }', "bad tag"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.role=target" } }', "zoo.role must be"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.max_len=-3" } }', "positive integer"),
+    ('feature { name: "a" type: INT annotation { tag: "zoo.role=label" } }'
+     'feature { name: "b" type: INT annotation { tag: "zoo.role=label" } }', "several labels"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=numeric" } }', "cannot be numeric"),
+])
+def test_schema_errors_name_the_feature_and_the_problem(text, message):
+    with pytest.raises(SchemaError, match=message):
+        schema_features(parse_schema(text))
+
+
+def test_feature_spec_sizes_reserve_missing_and_oov_ids(contract_schema, contract_data):
+    spec = contract_data["spec"]
+    vocab = contract_data["transform_output"].vocabulary_size_by_name
+    sizes = {f.name: getattr(f, "vocab_size", None) for f in spec.features}
+    assert sizes["user"] == vocab("user") + 2 and sizes["tags"] == vocab("tags") + 2
+    assert sizes["city"] == 16 + 1 and sizes["price_bucket"] == 4 + 1
+    assert spec.label == "label" and "ts" not in spec.names
+    assert FeatureSpec.from_config(spec.to_config()) == spec
+
+
+def test_feature_spec_rejects_duplicates_and_missing_vocabularies(contract_schema):
+    with pytest.raises(FeatureError, match="duplicate"):
+        FeatureSpec((zoo.NumericFeature("a"), zoo.NumericFeature("a")))
+    with pytest.raises(FeatureError, match="no vocabulary size"):
+        FeatureSpec.from_schema(contract_schema, {})
+
+
+@pytest.fixture(scope="module")
+def transform(contract_data, contract_schema):
+    def apply(rows):
+        serialized = tf.constant([to_example(r).SerializeToString() for r in rows])
+        raw = tf.io.parse_example(serialized, raw_serving_spec(contract_schema))
+        out = contract_data["transform_output"].transform_raw_features(raw, drop_unused_features=True)
+        return {k: v.numpy() for k, v in out.items()}
+    return apply
+
+
+BASE = {"user": "user_1", "item": 3, "age": 40, "ts": 0}
+
+
+def test_categorical_ids_known_unknown_and_missing(transform, contract_data):
+    sizes = {f.name: getattr(f, "vocab_size", None) for f in contract_data["spec"].features}
+    out = transform([BASE, {**BASE, "user": "never-seen", "city": "anywhere"}])
+    assert 1 <= out["user"][0] < sizes["user"] - 1
+    assert out["user"][1] == sizes["user"] - 1  # the out-of-vocabulary id
+    assert out["city"][0] == 0  # missing
+    assert 1 <= out["city"][1] <= 16  # hashed
+
+
+def test_sequences_split_drop_empty_truncate_and_pad(transform, contract_data):
+    sizes = {f.name: getattr(f, "vocab_size", None) for f in contract_data["spec"].features}
+    out = transform([
+        {**BASE, "tags": "tags_1||tags_2", "history": [1, 2, 3, 4, 5, 6, 7]},
+        {**BASE, "tags": "tags_1|tags_2|tags_3|tags_4|tags_5|zzz"},
+        BASE,
+    ])
+    assert out["tags"].shape == (3, 4) and out["history"].shape == (3, 5)
+    assert np.all(out["tags"][0][:2] > 0) and np.all(out["tags"][0][2:] == 0)  # empty token dropped, padded
+    assert np.all(out["tags"][1] > 0) and sizes["tags"] - 1 not in out["tags"][1]  # truncated before 'zzz'
+    assert np.all(out["history"][0] > 0)  # 7 values truncated to 5
+    assert np.all(out["tags"][2] == 0) and np.all(out["history"][2] == 0)  # missing -> all padding
+
+
+def test_numeric_z_score_mean_fill_and_buckets(transform, contract_data):
+    ages = np.array([r["age"] for r in contract_data["rows"]], np.float64)
+    prices = np.array([r["price"][0] for r in contract_data["rows"] if "price" in r], np.float64)
+    out = transform([{**BASE, "age": 50, "price": [float(prices.mean())]}, BASE])
+    np.testing.assert_allclose(out["age"][0], (50 - ages.mean()) / ages.std(), rtol=1e-4)
+    np.testing.assert_allclose(out["price"], [0.0, 0.0], atol=1e-4)  # the mean, given or filled in
+    assert 1 <= out["price_bucket"][0] <= 4 and out["price_bucket"][1] == 0  # 0 = missing
