@@ -13,15 +13,15 @@ import zoo
 from pipelines.export import export_serving_model
 from zoo.backend import keras, tf
 
-SMALL = {"hidden_units": (16, 8)}  # keeps every model fast; architecture is unchanged
+SMALL = {"hidden_units": (16, 8)}  # applied where a model has the hyper-parameter; keeps tests fast
 
 
 @pytest.fixture(scope="module", params=zoo.list_models())
 def trained(request, contract_data):
     """A model of each registered kind, after one training step."""
     tf.keras.utils.set_random_seed(0)
-    model = zoo.create(request.param, contract_data["spec"], **SMALL)
     card = zoo.get_card(request.param)
+    model = zoo.create(request.param, contract_data["spec"], **{k: v for k, v in SMALL.items() if k in card.defaults})
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=card.loss)
     history = model.fit(contract_data["inputs"], contract_data["labels"], batch_size=256, epochs=1, verbose=0)
     return request.param, model, history.history["loss"][0]
@@ -64,20 +64,32 @@ def test_json_config_round_trip(trained, contract_data):
     np.testing.assert_allclose(_predict(rebuilt, contract_data["inputs"]), _predict(model, contract_data["inputs"]), atol=1e-6)
 
 
-@pytest.mark.parametrize("file_name", ["model.keras", "saved_model"])
-def test_save_and_load_gives_same_predictions(trained, contract_data, tmp_path, file_name):
+@pytest.fixture(scope="module")
+def exported(trained, contract_data, contract_schema, tmp_path_factory):
+    """The model exported as the Trainer exports it: a SavedModel with the Transform graph inside."""
     _, model, _ = trained
-    path = str(tmp_path / file_name)
-    model.save(path)
+    return export_serving_model(model, contract_data["transform_output"], contract_schema,
+                                str(tmp_path_factory.mktemp("export")))
+
+
+def _assert_loads_as_same_model(model, path, inputs):
     loaded = keras.models.load_model(path)  # no custom_objects: registration is enough
     assert type(loaded) is type(model)
-    np.testing.assert_allclose(_predict(loaded, contract_data["inputs"]), _predict(model, contract_data["inputs"]), atol=1e-5)
+    np.testing.assert_allclose(_predict(loaded, inputs), _predict(model, inputs), atol=1e-5)
 
 
-def test_serving_signature_on_raw_examples_matches_model(trained, contract_data, contract_schema, tmp_path):
+def test_keras_format_save_and_load_gives_same_predictions(trained, contract_data, tmp_path):
     _, model, _ = trained
-    export_dir = export_serving_model(model, contract_data["transform_output"], contract_schema, str(tmp_path / "export"))
-    serving = tf.saved_model.load(export_dir).signatures["serving_default"]
+    model.save(tmp_path / "model.keras")
+    _assert_loads_as_same_model(model, tmp_path / "model.keras", contract_data["inputs"])
+
+
+def test_saved_model_load_gives_same_predictions(trained, contract_data, exported):
+    _assert_loads_as_same_model(trained[1], exported, contract_data["inputs"])
+
+
+def test_serving_signature_on_raw_examples_matches_model(trained, contract_data, exported):
+    _, model, _ = trained
+    serving = tf.saved_model.load(exported).signatures["serving_default"]
     (output,) = serving(examples=contract_data["serialized"]).values()
     np.testing.assert_allclose(output.numpy(), _predict(model, contract_data["inputs"]), atol=1e-5)
-

@@ -12,12 +12,13 @@ import pytest
 
 from pipelines.config import load_config
 from pipelines.run import run_pipeline
-from tests.conftest import REPO
+
 from zoo.backend import tf
 from zoo.data import load_ctr
 from zoo.data.from_schema import to_example
 
 pytestmark = pytest.mark.slow
+REPO = pathlib.Path(__file__).resolve().parent.parent
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform", "Trainer",
               "Evaluator", "Pusher"}
 

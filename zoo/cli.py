@@ -80,7 +80,8 @@ def _models_show(args) -> int:
         print(json.dumps(card.to_dict(), indent=2, default=list))
         return 0
     print(f"{card.name}  ({card.family} family, {card.task})")
-    print(f"paper:    {card.paper.title}  https://arxiv.org/abs/{card.paper.arxiv_id}")
+    link = f"https://arxiv.org/abs/{card.paper.arxiv_id}" if card.paper.arxiv_id else card.paper.venue
+    print(f"paper:    {card.paper.title}  {link}")
     print(f"class:    {card.model_class}")
     print("inputs:   " + ", ".join(f"{kind} ({need})" for kind, need in card.inputs.items()))
     print(f"outputs:  {card.outputs}")

@@ -24,11 +24,23 @@ TASK_LOSSES = {
 
 @dataclasses.dataclass(frozen=True)
 class Paper:
+    """The paper a model implements: its arXiv id, or its venue when it is not on arXiv."""
+
     title: str
-    arxiv_id: str
+    arxiv_id: str | None = None
+    venue: str | None = None
+
+    def __post_init__(self):
+        if not (self.arxiv_id or self.venue):
+            raise ValueError(f"paper {self.title!r} needs an arXiv id or a venue")
+
+    @property
+    def citation(self) -> str:
+        """What the model's docstring must contain: ``arXiv:<id>`` or the venue."""
+        return f"arXiv:{self.arxiv_id}" if self.arxiv_id else self.venue
 
     def __str__(self) -> str:
-        return f"{self.title} (arXiv:{self.arxiv_id})"
+        return f"{self.title} ({self.citation})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,7 +60,7 @@ class ModelCard:
 
     def to_dict(self) -> dict[str, Any]:
         card = dataclasses.asdict(self)
-        card["paper"] = {"title": self.paper.title, "arxiv_id": self.paper.arxiv_id}
+        card["paper"] = dataclasses.asdict(self.paper)
         return card
 
 

@@ -1,4 +1,4 @@
-"""Deep & Cross Network V2: explicit bounded-degree feature crosses beside an MLP."""
+"""Deep & Cross Networks (v1 and V2): explicit bounded-degree feature crosses beside an MLP."""
 from __future__ import annotations
 
 import tensorflow_recommenders as tfrs
@@ -6,6 +6,7 @@ import tensorflow_recommenders as tfrs
 from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
+from zoo.layers.cross import CrossV1
 from zoo.models.base import ZooModel, flat_fields, probability_head
 from zoo.registry import Paper, register_model
 
@@ -72,3 +73,58 @@ class DCNv2(ZooModel):
 )
 def dcn_v2(features, **hparams):
     return DCNv2(features, **hparams)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DCN(ZooModel):
+    """Deep & Cross Network for Ad Click Predictions (Wang et al., 2017, arXiv:1708.05123).
+
+    ``x_0`` stacks all embeddings and dense features. The cross network applies
+    ``x_{l+1} = x_0 * (x_l^T w_l) + b_l + x_l`` (``CrossV1``, a weight vector per layer, so
+    degree-(L+1) crosses cost only 2d parameters per layer); the deep network is an MLP on the same
+    ``x_0``. Their outputs are concatenated and a logistic layer gives
+    ``p = sigmoid(w_logit^T [x_L1; h_L2] + b)``.
+
+    The paper gives each feature an embedding of size ``6 * vocab_size^(1/4)``; here every feature
+    shares ``embedding_dim``.
+
+    Args:
+      features: the ``FeatureSpec`` (or its config).
+      embedding_dim: size of every categorical embedding.
+      num_cross_layers: depth L1 of the cross network (paper's best on Criteo: 6).
+      hidden_units, activation, dropout: the deep network (paper's best: 2 layers of 1024, ReLU).
+      batch_norm: batch normalization in the deep network, as in the paper.
+      l2: L2 penalty on embeddings.
+    """
+
+    def __init__(self, features, embedding_dim=16, num_cross_layers=6, hidden_units=(1024, 1024), activation="relu",
+                 dropout=0.0, batch_norm=True, l2=0.0, **kwargs):
+        features = FeatureSpec.coerce(features)
+        inputs = feature_inputs(features)
+        fields, dense = FeatureEmbedding(features, embedding_dim, l2=l2, name="embedding")(inputs)
+        x0 = flat_fields(fields, dense)
+        crossed = x0
+        for i in range(num_cross_layers):
+            crossed = CrossV1(name=f"cross_{i}")(x0, crossed)
+        deep = MLP(hidden_units, activation=activation, dropout=dropout, batch_norm=batch_norm, name="deep")(x0)
+        combined = keras.layers.Concatenate(name="cross_and_deep")([crossed, deep])
+        outputs = probability_head(keras.layers.Dense(1, name="logit")(combined))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.features = features
+        self.embedding_dim = embedding_dim
+        self.num_cross_layers = num_cross_layers
+        self.hidden_units = tuple(hidden_units)
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.l2 = l2
+
+
+@register_model(
+    family="dcn", task="ranking", model_class=DCN,
+    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    paper=Paper("Deep & Cross Network for Ad Click Predictions", "1708.05123"),
+    defaults=dict(embedding_dim=16, num_cross_layers=6, hidden_units=(1024, 1024), batch_norm=True),
+)
+def dcn(features, **hparams):
+    return DCN(features, **hparams)

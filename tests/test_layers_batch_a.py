@@ -1,0 +1,44 @@
+"""CrossV1 and DotInteraction against values computed by hand from their formulas."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zoo.backend import keras, tf
+from zoo.layers.cross import CrossV1
+from zoo.layers.dot_interaction import DotInteraction
+
+
+def test_cross_v1_is_x0_times_projection_plus_bias_plus_xl():
+    x0 = tf.constant([[1.0, 2.0], [-1.0, 0.5]])
+    xl = tf.constant([[3.0, 4.0], [2.0, -2.0]])
+    layer = CrossV1()
+    layer(x0, xl)
+    layer.kernel.assign([0.5, -1.0])
+    layer.bias.assign([0.1, 0.2])
+    # row 0: xl.w = 1.5 - 4 = -2.5 -> [1, 2] * -2.5 + [0.1, 0.2] + [3, 4] = [0.6, -0.8]
+    # row 1: xl.w = 1 + 2 = 3      -> [-1, 0.5] * 3 + [0.1, 0.2] + [2, -2] = [-0.9, -0.3]
+    np.testing.assert_allclose(layer(x0, xl).numpy(), [[0.6, -0.8], [-0.9, -0.3]], rtol=1e-6)
+    assert layer.kernel.shape == (2,) and layer.bias.shape == (2,)  # a vector per layer, not a matrix
+
+
+def test_dot_interaction_returns_strictly_upper_triangle_row_major():
+    vectors = tf.constant([
+        [[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]],
+        [[1.0, 1.0], [2.0, -1.0], [0.5, 0.5]],
+    ])
+    # pairs (0,1), (0,2), (1,2); no self products
+    expected = [[0.0, 3.0, 8.0], [1.0, 1.0, 0.5]]
+    np.testing.assert_allclose(DotInteraction()(vectors).numpy(), expected)
+
+
+def test_dot_interaction_output_size_is_n_choose_2():
+    assert DotInteraction()(tf.ones([3, 5, 4])).shape == (3, 10)
+
+
+@pytest.mark.parametrize("layer", [CrossV1(name="cross"), DotInteraction(name="dot")], ids=lambda layer: type(layer).__name__)
+def test_layer_is_registered_and_config_complete(layer):
+    assert keras.saving.get_registered_name(type(layer)) == f"zoo>{type(layer).__name__}"
+    config = layer.get_config()
+    rebuilt = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(rebuilt) is type(layer) and rebuilt.get_config() == config
