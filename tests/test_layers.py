@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import zoo
+from zoo import layers
 from zoo.backend import keras, tf
 from zoo.layers import MLP, FactorizationMachine, FeatureEmbedding, LinearTerms
 
@@ -94,12 +95,28 @@ def test_mlp_computes_dense_relu_stack():
     np.testing.assert_allclose(layer(x).numpy(), [[1.5, 0.0]])
 
 
-@pytest.mark.parametrize("layer", [
+LAYER_EXAMPLES = [
     MLP((8, 4), activation="gelu", dropout=0.1, batch_norm=True, l2=1e-4),
     FactorizationMachine(),
     FeatureEmbedding(SPEC, embedding_dim=3, numeric_as_fields=True, l2=1e-5),
     LinearTerms(zoo.FeatureSpec((zoo.CategoricalFeature("a", 3), zoo.CategoricalFeature("b", 3))), crosses=[("a", "b")]),
-], ids=lambda layer: type(layer).__name__)
+    layers.CrossV1(),
+    layers.DotInteraction(),
+    layers.InteractingLayer(num_heads=3, attention_dim=5, use_residual=False),
+    layers.CIN((6, 4), split_half=False),
+    layers.SENetLayer(reduction_ratio=4),
+    layers.BilinearInteraction("field_each"),
+    layers.FeatureGating(hidden_units=(7, 5), context_dim=3),
+    layers.InteractionAggregation(num_heads=4),
+]
+
+
+def test_every_exported_layer_has_a_config_example():
+    exported = {name for name in layers.__all__ if isinstance(getattr(layers, name), type)}
+    assert exported == {type(layer).__name__ for layer in LAYER_EXAMPLES}
+
+
+@pytest.mark.parametrize("layer", LAYER_EXAMPLES, ids=lambda layer: type(layer).__name__)
 def test_layer_is_registered_and_config_complete(layer):
     assert keras.saving.get_registered_name(type(layer)) == f"zoo>{type(layer).__name__}"
     config = layer.get_config()

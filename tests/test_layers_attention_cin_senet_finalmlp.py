@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pytest
 
-from zoo.backend import keras, tf
+from zoo.backend import tf
 from zoo.layers.attention import InteractingLayer
 from zoo.layers.bilinear import BilinearInteraction
 from zoo.layers.cin import CIN
@@ -175,18 +175,3 @@ def test_interaction_aggregation_is_linear_plus_per_head_bilinear():
 def test_interaction_aggregation_heads_must_divide_both_widths():
     with pytest.raises(ValueError, match="must divide"):
         InteractionAggregation(num_heads=3)([tf.zeros((1, 6)), tf.zeros((1, 4))])
-
-
-@pytest.mark.parametrize("layer", [
-    InteractingLayer(num_heads=3, attention_dim=5, use_residual=False),
-    CIN((6, 4), split_half=False),
-    SENetLayer(reduction_ratio=4),
-    BilinearInteraction("field_each"),
-    FeatureGating(hidden_units=(7, 5), context_dim=3),
-    InteractionAggregation(num_heads=4),
-], ids=lambda layer: type(layer).__name__)
-def test_layer_is_registered_and_config_complete(layer):
-    assert keras.saving.get_registered_name(type(layer)) == f"zoo>{type(layer).__name__}"
-    config = layer.get_config()
-    rebuilt = keras.layers.deserialize(keras.layers.serialize(layer))
-    assert type(rebuilt) is type(layer) and rebuilt.get_config() == config

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from zoo.backend import keras, tf
+from zoo.backend import tf
 from zoo.layers.cross import CrossV1
 from zoo.layers.dot_interaction import DotInteraction
 
@@ -34,11 +33,3 @@ def test_dot_interaction_returns_strictly_upper_triangle_row_major():
 
 def test_dot_interaction_output_size_is_n_choose_2():
     assert DotInteraction()(tf.ones([3, 5, 4])).shape == (3, 10)
-
-
-@pytest.mark.parametrize("layer", [CrossV1(name="cross"), DotInteraction(name="dot")], ids=lambda layer: type(layer).__name__)
-def test_layer_is_registered_and_config_complete(layer):
-    assert keras.saving.get_registered_name(type(layer)) == f"zoo>{type(layer).__name__}"
-    config = layer.get_config()
-    rebuilt = keras.layers.deserialize(keras.layers.serialize(layer))
-    assert type(rebuilt) is type(layer) and rebuilt.get_config() == config
