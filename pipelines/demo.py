@@ -1,11 +1,12 @@
 """The main job: run the MovieLens CTR pipeline, serve what it pushed, and query it over REST.
 
-The server runs as its own process (``python -m serving.server``, the same as ``zoo serve``),
-exactly as a user would start it, and is stopped by PID at the end.
+The server runs as its own process (``zoo serve``), exactly as a user would start it, and is
+stopped by PID at the end.
 """
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import json
 import pathlib
@@ -30,24 +31,34 @@ def run_demo(config: PipelineConfig, echo: Echo = echo_line) -> int:
         echo("The model was not blessed, so nothing was pushed and there is nothing to serve.")
         return 3
     base_path = pathlib.Path(config.serving_root) / config.serving_model_name
+    with served(config.serving_model_name, str(base_path)) as (ready_line, url):
+        echo(ready_line)
+        _query(url, config, echo)
+    echo("server stopped")
+    return 0
+
+
+@contextlib.contextmanager
+def served(model_name: str, base_path: str):
+    """Runs ``zoo serve`` as its own process, as a user would; yields (ready line, URL); stops it by PID.
+
+    Raises ``RuntimeError`` when the server does not start or does not exit cleanly on SIGTERM.
+    """
     server = subprocess.Popen(
-        [sys.executable, "-m", "serving.server", "--model_name", config.serving_model_name,
-         "--model_base_path", str(base_path), "--rest_api_port", "0"],
+        [sys.executable, "-m", "zoo.cli", "serve", "--model_name", model_name, "--model_base_path", base_path,
+         "--rest_api_port", "0"],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         ready = server.stdout.readline().strip()  # "serving NAME version V at http://HOST:PORT"
         if not ready.startswith("serving "):
-            echo(f"the server did not start (exit status {server.wait()})")
-            return 4
-        url = ready.rsplit(" ", 1)[1]
-        echo(ready)
-        _query(url, config, echo)
+            raise RuntimeError(f"zoo serve did not start (exit status {server.wait()})")
+        yield ready, ready.rsplit(" ", 1)[1]
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    echo(f"server stopped (exit status {server.returncode})")
-    return 0 if server.returncode == 0 else 4
+        status = server.wait(timeout=60)
+    if status != 0:
+        raise RuntimeError(f"zoo serve exited with status {status}")
 
 
 def request_instances(config: PipelineConfig, count: int = REQUEST_ROWS) -> tuple[list[dict], list[dict]]:

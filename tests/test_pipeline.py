@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import json
 import pathlib
-import urllib.request
 
 import numpy as np
 import pytest
@@ -76,8 +74,8 @@ def _real_examples(movielens_dir, count=8):
     return [to_example(r).SerializeToString() for r in rows]
 
 
-def test_served_predictions_match_the_in_process_model(run, small_config, movielens_dir):
-    from serving.server import start_server
+def test_zoo_serve_predictions_match_the_in_process_model(run, small_config, movielens_dir):
+    from pipelines.demo import http_json, served
 
     summary, _ = run
     examples = _real_examples(movielens_dir)
@@ -85,11 +83,10 @@ def test_served_predictions_match_the_in_process_model(run, small_config, moviel
     (expected,) = signature(examples=tf.constant(examples)).values()
     body = {"signature_name": "serving_default",
             "instances": [{"b64": base64.b64encode(e).decode()} for e in examples]}
-    with start_server(small_config.serving_model_name, str(pathlib.Path(summary.pushed_path).parent)) as server:
-        request = urllib.request.Request(f"{server.url}/v1/models/{small_config.serving_model_name}:predict",
-                                         data=json.dumps(body).encode())
-        with urllib.request.urlopen(request, timeout=60) as response:
-            predictions = np.array(json.loads(response.read())["predictions"])
+    base_path = str(pathlib.Path(summary.pushed_path).parent)
+    with served(small_config.serving_model_name, base_path) as (ready, url):
+        assert ready.startswith(f"serving {small_config.serving_model_name} version {pathlib.Path(summary.pushed_path).name}")
+        predictions = np.array(http_json(f"{url}/v1/models/{small_config.serving_model_name}:predict", body)["predictions"])
     assert predictions.shape == (len(examples), 1)
     np.testing.assert_allclose(predictions, expected.numpy(), atol=1e-6)
 
