@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 
-DATA_SOURCES = ("movielens", "synthetic", "csv")
+DATA_SOURCES = ("movielens", "synthetic", "csv", "adult", "criteo_synthetic")
 RUNNERS = ("local",)
 
 
@@ -24,10 +24,10 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    source: str = "movielens"  # movielens | synthetic | csv
-    path: str | None = None  # movielens: a local copy; csv: a directory of CSV files
-    download: bool = True  # movielens: fetch the official archive when no copy is found
-    fallback_to_synthetic: bool = True  # movielens: when no copy can be found or fetched
+    source: str = "movielens"  # one of DATA_SOURCES
+    path: str | None = None  # movielens, adult: a local copy; csv: a directory of CSV files
+    download: bool = True  # movielens, adult: fetch the official files when no copy is found
+    fallback_to_synthetic: bool = True  # movielens, adult: when no copy can be found or fetched
     max_rows: int | None = None  # movielens: the first N ratings in time order
     synthetic_rows: int = 20_000
     seed: int = 0

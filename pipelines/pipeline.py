@@ -1,7 +1,7 @@
 """``create_pipeline``: a pure function from a validated config to a TFX pipeline.
 
-CsvExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> Transform -> Trainer
--> Evaluator -> Pusher. Nothing here touches the file system or runs anything; the caller
+CsvExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
+Transform -> Trainer -> Evaluator -> Pusher. Nothing here touches the file system or runs anything; the caller
 prepares the input CSV directory and picks the runner.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
 from pipelines.config import PipelineConfig
+from pipelines.gates import AnomaliesGate
 from pipelines.transform import SCHEMA_KEY
 from zoo import schema as schema_lib
 
@@ -33,12 +34,15 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
+    # Fails the run on any anomaly, so Transform, Trainer and Pusher never see bad data.
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="pipelines.transform.preprocessing_fn",
         custom_config={SCHEMA_KEY: schema_text},
     )
+    transform.add_upstream_node(anomalies_gate)
     trainer = tfx.components.Trainer(
         run_fn="pipelines.trainer.run_fn",
         examples=transform.outputs["transformed_examples"],
@@ -70,7 +74,8 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, transform, trainer, evaluator, pusher],
+        components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform, trainer,
+                    evaluator, pusher],
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),
         enable_cache=True,
     )

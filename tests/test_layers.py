@@ -108,6 +108,9 @@ LAYER_EXAMPLES = [
     layers.BilinearInteraction("field_each"),
     layers.FeatureGating(hidden_units=(7, 5), context_dim=3),
     layers.InteractionAggregation(num_heads=4),
+    layers.GatedCross(),
+    layers.SelfMaskCross(epsilon=1e-3),
+    layers.ConvFeatureGeneration((2,), (3,), (2,), (1,)),
 ]
 
 

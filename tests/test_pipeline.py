@@ -17,8 +17,8 @@ from zoo.data.from_schema import to_example
 
 pytestmark = pytest.mark.slow
 REPO = pathlib.Path(__file__).resolve().parent.parent
-COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform", "Trainer",
-              "Evaluator", "Pusher"}
+COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
+              "Trainer", "Evaluator", "Pusher"}
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,28 @@ def test_threshold_refuses_a_model_below_it_and_pushes_nothing(run, small_config
     assert not summary.blessed and summary.pushed_path is None
     # Only evaluation and what follows it ran again; the rest came from the ML Metadata cache.
     assert summary.component_seconds["Trainer"] < 5
+
+
+def test_corrupted_rows_stop_the_run_before_training_and_keep_the_served_model(run, small_config, tmp_path):
+    from pipelines.gates import DataAnomaliesError
+
+    summary, _ = run
+    csv_path = pathlib.Path(small_config.output_dir) / "data" / "data.csv"
+    lines = csv_path.read_text().splitlines()
+    header, rows = lines[0].split(","), [line.split(",") for line in lines[1:]]
+    hour, user = header.index("hour"), header.index("user_id")
+    for i in range(0, len(rows), 40):  # 2.5% out-of-range hours, 2.5% missing required user ids
+        rows[i][hour] = "99"
+        rows[i + 20][user] = ""
+    corrupted = tmp_path / "corrupted"
+    corrupted.mkdir()
+    (corrupted / "data.csv").write_text("\n".join([lines[0], *(",".join(r) for r in rows)]) + "\n")
+    config = small_config.replace(data=dataclasses.replace(small_config.data, source="csv", path=str(corrupted)))
+    progress = []
+    with pytest.raises(DataAnomaliesError) as error:
+        run_pipeline(config, echo=progress.append)
+    report = str(error.value)
+    assert "hour" in report and "user_id" in report and "[train]" in report
+    assert "[Transform] running" not in progress and "[Trainer] running" not in progress
+    versions = list((pathlib.Path(small_config.serving_root) / small_config.serving_model_name).iterdir())
+    assert versions == [pathlib.Path(summary.pushed_path)]  # the blessed model is still the only one

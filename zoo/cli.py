@@ -101,9 +101,14 @@ def _load(args):
 
 
 def _pipeline_run(args) -> int:
+    from pipelines.gates import DataAnomaliesError
     from pipelines.run import print_summary, run_pipeline
 
-    summary = run_pipeline(_load(args))
+    try:
+        summary = run_pipeline(_load(args))
+    except DataAnomaliesError as error:
+        print(f"stopped: {error}", file=sys.stderr)
+        return 2
     print_summary(summary)
     return 0 if summary.pushed_path else 3
 

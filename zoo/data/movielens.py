@@ -10,12 +10,14 @@ import os
 import pathlib
 import re
 import shutil
-import tempfile
-import urllib.request
 import zipfile
 
 import numpy as np
 import pandas as pd
+
+from zoo.data._csv import write_frames
+# DatasetUnavailable and default_cache_dir lived here before loaders shared them; still importable from here.
+from zoo.data._download import DatasetUnavailable, LocalLayout, default_cache_dir, download_file  # noqa: F401
 
 MOVIELENS_SMALL_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
 
@@ -39,29 +41,13 @@ _REQUIRED = {
     "ratings.csv": "userId,movieId,rating,timestamp",
     "movies.csv": "movieId,title,genres",
 }
-_CACHE_SUBDIR = "ml-latest-small"
 # "(1995)" at the end of a title; a run such as "(2006–2007)" counts from its first year.
 _YEAR_RE = re.compile(r"\((\d{4})(?:\s*[-–]\s*\d{4})?\)\s*$")
 _SECONDS_PER_DAY = 86_400
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday (Monday = 0)
 
 
-class DatasetUnavailable(RuntimeError):
-    """The data set could not be found locally nor downloaded."""
-
-
-def default_cache_dir() -> pathlib.Path:
-    """``$ZOO_CACHE_DIR``, else ``~/.cache/zoo``; read on each call so tests can redirect it."""
-    configured = os.environ.get("ZOO_CACHE_DIR")
-    return pathlib.Path(configured).expanduser() if configured else pathlib.Path.home() / ".cache" / "zoo"
-
-
-def _has_files(directory: pathlib.Path) -> bool:
-    return all((directory / name).is_file() for name in _REQUIRED)
-
-
-def _missing_message(directory: pathlib.Path, origin: str) -> str:
-    return f"{origin} {directory} does not hold {' and '.join(_REQUIRED)}"
+_LAYOUT = LocalLayout("MovieLens", tuple(_REQUIRED), "ZOO_MOVIELENS_DIR", "ml-latest-small")
 
 
 def locate(
@@ -75,60 +61,27 @@ def locate(
     """Return a directory holding MovieLens ``ratings.csv`` and ``movies.csv``.
 
     Looks, in order, at ``source``, ``$ZOO_MOVIELENS_DIR``, the cache, and finally downloads
-    ``url`` into the cache. A location the caller configured explicitly (``source`` or the
-    environment variable) must be valid: falling back to a download would hide the mistake.
+    ``url`` into the cache; raises ``DatasetUnavailable`` naming every place it tried. A location
+    the caller configured explicitly (``source`` or the environment variable) must be valid:
+    falling back to a download would hide the mistake.
     """
-    if source is not None:
-        directory = pathlib.Path(source).expanduser()
-        if not _has_files(directory):
-            raise DatasetUnavailable(_missing_message(directory, "source"))
-        return directory
+    return _LAYOUT.locate(
+        source,
+        cache_dir=cache_dir,
+        download=download,
+        fetch=lambda directory: _fetch_archive(url, directory, timeout),
+        origin=url,
+        errors=(OSError, ValueError, zipfile.BadZipFile),
+    )
 
-    from_env = os.environ.get("ZOO_MOVIELENS_DIR")
-    if from_env:
-        directory = pathlib.Path(from_env).expanduser()
-        if not _has_files(directory):
-            raise DatasetUnavailable(_missing_message(directory, "$ZOO_MOVIELENS_DIR ="))
-        return directory
 
-    cache_root = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    cached = cache_root / _CACHE_SUBDIR
-    if _has_files(cached):
-        return cached
-
-    tried = ["source: not given", "$ZOO_MOVIELENS_DIR: not set", f"cache: {cached} (not present)"]
-    if not download:
-        raise DatasetUnavailable("MovieLens not found; download disabled. Tried " + "; ".join(tried))
+def _fetch_archive(url: str, directory: pathlib.Path, timeout: float) -> None:
+    archive = directory / "download.zip"
+    download_file(url, archive, timeout)
     try:
-        return _download(url, cached, timeout)
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        tried.append(f"download {url}: {err}")
-        raise DatasetUnavailable("MovieLens unavailable. Tried " + "; ".join(tried)) from err
-
-
-def _download(url: str, target: pathlib.Path, timeout: float) -> pathlib.Path:
-    """Fetch and unpack into a private temporary directory, then rename it into place.
-
-    The rename is the only step visible to other readers, so an interrupted or failed
-    download never leaves a partial cache behind.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        archive = staging / "download.zip"
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(archive, "wb") as out:
-            shutil.copyfileobj(response, out)
-        unpacked = staging / target.name
-        unpacked.mkdir()
-        _extract(archive, unpacked)
-        try:
-            unpacked.rename(target)
-        except OSError:
-            if not _has_files(target):  # anything but a concurrent download that finished first
-                raise
-        return target
+        _extract(archive, directory)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        archive.unlink()
 
 
 def _extract(archive: pathlib.Path, destination: pathlib.Path) -> None:
@@ -212,8 +165,4 @@ def write_csv(frame: pd.DataFrame, out_dir: str | os.PathLike) -> pathlib.Path:
 
     Missing release years become empty cells, which CsvExampleGen reads as absent values.
     """
-    out = pathlib.Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "data.csv"
-    frame.loc[:, list(CTR_COLUMNS)].to_csv(path, index=False, na_rep="")
-    return path
+    return write_frames([frame], CTR_COLUMNS, out_dir)
