@@ -4,7 +4,6 @@ TFX's ExampleValidator records anomalies but lets the run go on; ``AnomaliesGate
 it and Transform and fails the run, with a readable report, when any split has an anomaly, so
 nothing downstream (Trainer, Evaluator, Pusher) runs and the model being served stays.
 """
-from __future__ import annotations
 
 import os
 
@@ -14,6 +13,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import ExampleAnomalies
 
+# No `from __future__ import annotations` here: TFX reads the @component signature's real types.
 ANOMALIES_FILE = "SchemaDiff.pb"  # what ExampleValidator writes in each split's directory
 
 
