@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import os
 import pathlib
 import types
 import typing
@@ -91,7 +92,7 @@ def load_config(path: str | pathlib.Path, **overrides: Any) -> PipelineConfig:
         raise ConfigError(f"{path}: the config must be a mapping")
     raw.update(overrides)
     config = _build(PipelineConfig, raw, where=str(path))
-    base = path.resolve().parent
+    base = path.absolute().parent
     resolved = {"schema": _resolve(base, config.schema), "output_dir": _resolve(base, config.output_dir)}
     if config.data.path is not None:
         resolved["data"] = dataclasses.replace(config.data, path=_resolve(base, config.data.path))
@@ -101,7 +102,8 @@ def load_config(path: str | pathlib.Path, **overrides: Any) -> PipelineConfig:
 
 
 def _resolve(base: pathlib.Path, value: str) -> str:
-    return str((base / value).resolve()) if not pathlib.Path(value).is_absolute() else value
+    # normpath, not resolve(): symbolic links in the user's paths stay as they wrote them.
+    return os.path.normpath(base / value) if not pathlib.Path(value).is_absolute() else value
 
 
 def _check_values(config: PipelineConfig) -> None:

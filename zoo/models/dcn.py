@@ -7,11 +7,8 @@ from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
 from zoo.layers.cross import CrossV1
-from zoo.models.base import ZooModel, flat_fields, probability_head
+from zoo.models.base import ZooModel, cross_and_deep_logit, flat_fields, probability_head
 from zoo.registry import Paper, register_model
-
-STRUCTURES = ("stacked", "parallel")
-
 
 @keras.saving.register_keras_serializable(package="zoo")
 class DCNv2(ZooModel):
@@ -36,21 +33,13 @@ class DCNv2(ZooModel):
 
     def __init__(self, features, embedding_dim=16, num_cross_layers=3, projection_dim=None,
                  hidden_units=(512, 256), activation="relu", dropout=0.0, structure="stacked", l2=0.0, **kwargs):
-        if structure not in STRUCTURES:
-            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
         features = FeatureSpec.coerce(features)
         inputs = feature_inputs(features)
         fields, dense = FeatureEmbedding(features, embedding_dim, l2=l2, name="embedding")(inputs)
-        x0 = flat_fields(fields, dense)
-        crossed = x0
-        for i in range(num_cross_layers):
-            crossed = tfrs.layers.dcn.Cross(projection_dim=projection_dim, name=f"cross_{i}")(x0, crossed)
+        crosses = [tfrs.layers.dcn.Cross(projection_dim=projection_dim, name=f"cross_{i}")
+                   for i in range(num_cross_layers)]
         deep = MLP(hidden_units, activation=activation, dropout=dropout, name="deep")
-        if structure == "stacked":
-            top = deep(crossed)
-        else:
-            top = keras.layers.Concatenate(name="cross_and_deep")([crossed, deep(x0)])
-        outputs = probability_head(keras.layers.Dense(1, name="logit")(top))
+        outputs = probability_head(cross_and_deep_logit(flat_fields(fields, dense), crosses, deep, structure))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.features = features
         self.embedding_dim = embedding_dim
@@ -102,13 +91,9 @@ class DCN(ZooModel):
         features = FeatureSpec.coerce(features)
         inputs = feature_inputs(features)
         fields, dense = FeatureEmbedding(features, embedding_dim, l2=l2, name="embedding")(inputs)
-        x0 = flat_fields(fields, dense)
-        crossed = x0
-        for i in range(num_cross_layers):
-            crossed = CrossV1(name=f"cross_{i}")(x0, crossed)
-        deep = MLP(hidden_units, activation=activation, dropout=dropout, batch_norm=batch_norm, name="deep")(x0)
-        combined = keras.layers.Concatenate(name="cross_and_deep")([crossed, deep])
-        outputs = probability_head(keras.layers.Dense(1, name="logit")(combined))
+        crosses = [CrossV1(name=f"cross_{i}") for i in range(num_cross_layers)]
+        deep = MLP(hidden_units, activation=activation, dropout=dropout, batch_norm=batch_norm, name="deep")
+        outputs = probability_head(cross_and_deep_logit(flat_fields(fields, dense), crosses, deep, "parallel"))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.features = features
         self.embedding_dim = embedding_dim

@@ -5,10 +5,8 @@ from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
 from zoo.layers.gated_cross import GatedCross
-from zoo.models.base import ZooModel, flat_fields, probability_head
+from zoo.models.base import ZooModel, cross_and_deep_logit, flat_fields, probability_head
 from zoo.registry import Paper, register_model
-
-STRUCTURES = ("parallel", "stacked")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -42,21 +40,12 @@ class GDCN(ZooModel):
 
     def __init__(self, features, embedding_dim=16, num_cross_layers=3, hidden_units=(400, 400, 400),
                  activation="relu", dropout=0.5, batch_norm=True, structure="parallel", l2=0.0, **kwargs):
-        if structure not in STRUCTURES:
-            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
         features = FeatureSpec.coerce(features)
         inputs = feature_inputs(features)
         fields, dense = FeatureEmbedding(features, embedding_dim, l2=l2, name="embedding")(inputs)
-        c0 = flat_fields(fields, dense)
-        crossed = c0
-        for i in range(num_cross_layers):
-            crossed = GatedCross(name=f"gated_cross_{i}")(c0, crossed)
+        crosses = [GatedCross(name=f"gated_cross_{i}") for i in range(num_cross_layers)]
         deep = MLP(hidden_units, activation=activation, dropout=dropout, batch_norm=batch_norm, name="deep")
-        if structure == "parallel":
-            top = keras.layers.Concatenate(name="cross_and_deep")([crossed, deep(c0)])
-        else:
-            top = deep(crossed)
-        outputs = probability_head(keras.layers.Dense(1, name="logit")(top))
+        outputs = probability_head(cross_and_deep_logit(flat_fields(fields, dense), crosses, deep, structure))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.features = features
         self.embedding_dim = embedding_dim
