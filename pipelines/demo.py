@@ -16,7 +16,8 @@ import sys
 import urllib.request
 
 from pipelines.config import PipelineConfig
-from pipelines.run import Echo, echo_line, print_summary, run_pipeline
+from pipelines.inputs import Echo, echo_line
+from pipelines.run import print_summary, run_pipeline
 from zoo.data.from_schema import csv_row_values, to_example
 from zoo.schema import label_name, load_schema, schema_features
 

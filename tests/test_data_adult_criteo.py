@@ -434,7 +434,7 @@ def _config(tmp_path, source, schema, **data):
 
 
 def test_prepare_input_adult_writes_the_real_train_split(shared_dir, tmp_path, train):
-    from pipelines.run import prepare_input
+    from pipelines.inputs import prepare_input
 
     lines = []
     prepared = prepare_input(_config(tmp_path, "adult", ADULT_SCHEMA, path=str(shared_dir)), lines.append)
@@ -444,7 +444,7 @@ def test_prepare_input_adult_writes_the_real_train_split(shared_dir, tmp_path, t
 
 
 def test_prepare_input_adult_falls_back_to_synthetic(tmp_path, no_env, monkeypatch):
-    from pipelines.run import prepare_input
+    from pipelines.inputs import prepare_input
 
     monkeypatch.setenv("ZOO_CACHE_DIR", str(tmp_path / "empty-cache"))  # not the user's cache
     lines = []
@@ -458,7 +458,7 @@ def test_prepare_input_adult_falls_back_to_synthetic(tmp_path, no_env, monkeypat
 
 
 def test_prepare_input_criteo_synthetic(tmp_path):
-    from pipelines.run import prepare_input
+    from pipelines.inputs import prepare_input
 
     config = _config(tmp_path, "criteo_synthetic", CRITEO_SCHEMA, synthetic_rows=1500, seed=2)
     prepared = prepare_input(config, lambda line: None)
