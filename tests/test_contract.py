@@ -16,7 +16,7 @@ from zoo.backend import keras, tf
 SMALL = {"hidden_units": (16, 8)}  # applied where a model has the hyper-parameter; keeps tests fast
 
 
-@pytest.fixture(scope="module", params=zoo.list_models())
+@pytest.fixture(scope="module", params=zoo.list_models(task="ranking"))
 def trained(request, contract_data):
     """A model of each registered kind, after one training step."""
     tf.keras.utils.set_random_seed(0)

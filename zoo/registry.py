@@ -1,8 +1,9 @@
 """The model registry: one ``@register_model`` per variant, looked up by name.
 
-A registered variant is a function ``fn(features, **hparams) -> keras.Model``. Its card
-(family, task, paper, needed inputs, defaults, loss and metrics) is declared next to it, so
-``zoo.create`` can check features and hyper-parameters before building anything.
+A registered variant is a function ``fn(features, **hparams) -> keras.Model`` for tasks on
+schema features, or ``fn(**hparams)`` for tasks on raw tensors (images). Its card (family, task,
+paper, needed inputs, defaults, loss and metrics) is declared next to it, so ``zoo.create`` can
+check features and hyper-parameters before building anything.
 """
 from __future__ import annotations
 
@@ -14,11 +15,30 @@ from typing import Any, Callable, Mapping
 
 from zoo.features import FeatureSpec
 
-TASK_OUTPUTS = {
-    "ranking": "probabilities: float32 [batch, 1], P(label = 1)",
-}
-TASK_LOSSES = {
-    "ranking": ("binary_crossentropy", ("auc", "binary_crossentropy")),
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """What every model of a task outputs and is trained and judged with."""
+
+    outputs: str
+    loss: str
+    metrics: tuple[str, ...]
+    uses_features: bool = True  # built from a FeatureSpec (False: from shapes, e.g. images)
+
+
+TASKS = {
+    "ranking": Task("probabilities: float32 [batch, 1], P(label = 1)",
+                    "binary_crossentropy", ("auc", "binary_crossentropy")),
+    "multitask": Task("one output per task, named after it: probabilities [batch, 1] or values [batch, 1]",
+                      "per-task: binary_crossentropy or mean_squared_error", ("auc per task", "loss per task")),
+    "retrieval": Task("top-K item ids and scores; query and candidate embeddings",
+                      "sampled softmax over candidates", ("recall@k", "ndcg@k")),
+    "image_classification": Task("probabilities: float32 [batch, num_classes] (softmax)",
+                                 "sparse_categorical_crossentropy", ("accuracy", "top_5_accuracy"),
+                                 uses_features=False),
+    "segmentation": Task("probabilities: float32 [batch, height, width, num_classes] (sigmoid or softmax)",
+                         "binary_crossentropy + dice", ("mean_iou", "dice", "pixel_accuracy"),
+                         uses_features=False),
 }
 
 
@@ -93,8 +113,8 @@ def register_model(
     ``defaults`` are the variant's hyper-parameters; overrides given to ``create`` must be
     parameters of ``model_class``'s constructor.
     """
-    if task not in TASK_OUTPUTS:
-        raise ValueError(f"unknown task {task!r}; known: {sorted(TASK_OUTPUTS)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known: {sorted(TASKS)}")
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
         name = fn.__name__
@@ -104,10 +124,10 @@ def register_model(
         unknown = set(defaults) - accepted
         if unknown:
             raise ValueError(f"{name}: defaults {sorted(unknown)} are not parameters of {model_class.__name__}")
-        loss, metrics = TASK_LOSSES[task]
+        spec = TASKS[task]
         card = ModelCard(
             name=name, family=family, task=task, paper=paper, inputs=dict(inputs),
-            outputs=TASK_OUTPUTS[task], defaults=dict(defaults), loss=loss, metrics=metrics,
+            outputs=spec.outputs, defaults=dict(defaults), loss=spec.loss, metrics=spec.metrics,
             model_class=f"{model_class.__module__}.{model_class.__qualname__}",
         )
         _REGISTRY[name] = _Entry(card=card, build=fn, accepted=accepted | {"name"})
@@ -126,17 +146,29 @@ def _entry(name: str) -> _Entry:
         raise UnknownModelError(f"unknown model {name!r}{hint}. `zoo models list` shows all.") from None
 
 
-def create(name: str, features: FeatureSpec | Mapping[str, Any], **overrides: Any):
-    """Builds the registered model ``name`` for ``features`` with its defaults and ``overrides``."""
+def create(name: str, features: FeatureSpec | Mapping[str, Any] | None = None, **overrides: Any):
+    """Builds the registered model ``name`` with its defaults and ``overrides``.
+
+    Models of feature tasks (ranking, retrieval, multi-task) need ``features``; image models
+    take none (their shapes are hyper-parameters, e.g. ``input_shape`` and ``num_classes``).
+    """
     entry = _entry(name)
     unknown = set(overrides) - entry.accepted
     if unknown:
         raise TypeError(
             f"{name}: unknown hyper-parameter(s) {sorted(unknown)}; accepted: {sorted(entry.accepted)}"
         )
+    params = {**entry.card.defaults, **overrides}
+    if not TASKS[entry.card.task].uses_features:
+        if features is not None:
+            raise TypeError(f"{name} is a {entry.card.task} model and takes no features; "
+                            "give its shape hyper-parameters instead")
+        return entry.build(**params)
+    if features is None:
+        raise TypeError(f"{name} is a {entry.card.task} model: pass features=FeatureSpec(...)")
     spec = FeatureSpec.coerce(features)
     spec.require(entry.card.inputs, model_name=name)
-    return entry.build(spec, **{**entry.card.defaults, **overrides})
+    return entry.build(spec, **params)
 
 
 def get_card(name: str) -> ModelCard:

@@ -5,7 +5,7 @@ from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
 from zoo.layers.attention import InteractingLayer
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -60,18 +60,17 @@ class AutoInt(ZooModel):
         self.l2 = l2
 
 
-_INPUTS = {"categorical": "required", "numeric": "optional", "sequence": "optional"}
 _PAPER = Paper("AutoInt: Automatic Feature Interaction Learning via Self-Attentive Neural Networks", "1810.11921")
 _ATTENTION = dict(embedding_dim=16, num_layers=3, num_heads=2, attention_dim=32, use_residual=True)
 
 
-@register_model(family="autoint", task="ranking", model_class=AutoInt, inputs=_INPUTS, paper=_PAPER,
+@register_model(family="autoint", task="ranking", model_class=AutoInt, inputs=TABULAR_INPUTS, paper=_PAPER,
                 defaults=_ATTENTION)
 def autoint(features, **hparams):
     return AutoInt(features, **hparams)
 
 
-@register_model(family="autoint", task="ranking", model_class=AutoInt, inputs=_INPUTS, paper=_PAPER,
+@register_model(family="autoint", task="ranking", model_class=AutoInt, inputs=TABULAR_INPUTS, paper=_PAPER,
                 defaults=dict(_ATTENTION, hidden_units=(400, 400)))
 def autoint_plus(features, **hparams):
     """AutoInt+ (the authors' released run uses a 400-400 ReLU MLP)."""

@@ -5,6 +5,10 @@ from zoo.backend import keras
 from zoo.config import constructor_config
 
 
+TABULAR_INPUTS = {"categorical": "required", "numeric": "optional", "sequence": "optional"}
+"""What a model on schema features accepts: ids required, dense and multi-valued features pooled in."""
+
+
 class ZooModel(keras.Model):
     """A functional Keras model whose constructor arguments are its config.
 

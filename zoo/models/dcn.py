@@ -7,7 +7,7 @@ from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
 from zoo.layers.cross import CrossV1
-from zoo.models.base import ZooModel, cross_and_deep_logit, flat_fields, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, cross_and_deep_logit, flat_fields, probability_head
 from zoo.registry import Paper, register_model
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -54,7 +54,7 @@ class DCNv2(ZooModel):
 
 @register_model(
     family="dcn", task="ranking", model_class=DCNv2,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("DCN V2: Improved Deep & Cross Network and Practical Lessons for Web-scale "
                 "Learning to Rank Systems", "2008.13535"),
     defaults=dict(embedding_dim=16, num_cross_layers=3, projection_dim=None, hidden_units=(512, 256),
@@ -107,7 +107,7 @@ class DCN(ZooModel):
 
 @register_model(
     family="dcn", task="ranking", model_class=DCN,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("Deep & Cross Network for Ad Click Predictions", "1708.05123"),
     defaults=dict(embedding_dim=16, num_cross_layers=6, hidden_units=(1024, 1024), batch_norm=True),
 )

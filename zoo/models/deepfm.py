@@ -4,7 +4,7 @@ from __future__ import annotations
 from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FactorizationMachine, FeatureEmbedding, LinearTerms, feature_inputs
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -46,7 +46,7 @@ class DeepFM(ZooModel):
 
 @register_model(
     family="deepfm", task="ranking", model_class=DeepFM,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("DeepFM: A Factorization-Machine based Neural Network for CTR Prediction", "1703.04247"),
     defaults=dict(embedding_dim=10, hidden_units=(400, 400, 400), dropout=0.5),
 )

@@ -5,7 +5,7 @@ from zoo.backend import keras
 from zoo.features import NUMERIC, FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
 from zoo.layers.dot_interaction import DotInteraction
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -64,7 +64,7 @@ class DLRM(ZooModel):
 
 @register_model(
     family="dlrm", task="ranking", model_class=DLRM,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("Deep Learning Recommendation Model for Personalization and Recommendation Systems", "1906.00091"),
     defaults=dict(embedding_dim=16, bottom_units=(512, 256, 64), hidden_units=(512, 256)),
 )

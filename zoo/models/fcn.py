@@ -5,7 +5,7 @@ from zoo.backend import keras, tf
 from zoo.features import FeatureSpec
 from zoo.layers import FeatureEmbedding, feature_inputs
 from zoo.layers.self_mask_cross import SelfMaskCross
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -108,7 +108,7 @@ class FCN(ZooModel):
 
 @register_model(
     family="fcn", task="ranking", model_class=FCN,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("FCN: Fusing Exponential and Linear Cross Network for Click-Through Rate Prediction", "2407.13349"),
     defaults=dict(embedding_dim=16, num_exponential_layers=4, num_linear_layers=4, exponential_dropout=0.1,
                   linear_dropout=0.3, tri_bce=True),

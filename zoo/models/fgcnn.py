@@ -6,7 +6,7 @@ from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
 from zoo.layers.dot_interaction import DotInteraction
 from zoo.layers.feature_generation import ConvFeatureGeneration
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -81,7 +81,7 @@ class FGCNN(ZooModel):
 
 @register_model(
     family="fgcnn", task="ranking", model_class=FGCNN,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("Feature Generation by Convolutional Neural Network for Click-Through Rate Prediction", "1904.04447"),
     defaults=dict(embedding_dim=20, channels=(38, 40, 42, 44), kernel_heights=(9, 9, 9, 9), pooling_sizes=(2, 2, 2, 2),
                   recombined_channels=(3, 3, 3, 3), share_embedding=False, hidden_units=(4096, 2048)),

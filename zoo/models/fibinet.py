@@ -6,7 +6,7 @@ from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, LinearTerms, feature_inputs
 from zoo.layers.bilinear import BilinearInteraction
 from zoo.layers.senet import SENetLayer
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -60,7 +60,7 @@ class FiBiNET(ZooModel):
 
 @register_model(
     family="fibinet", task="ranking", model_class=FiBiNET,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("FiBiNET: Combining Feature Importance and Bilinear feature Interaction for Click-Through "
                 "Rate Prediction", "1905.09433"),
     defaults=dict(embedding_dim=10, reduction_ratio=3, bilinear_type="field_interaction",

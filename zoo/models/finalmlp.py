@@ -5,7 +5,7 @@ from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
 from zoo.layers.finalmlp import FeatureGating, InteractionAggregation
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -67,7 +67,7 @@ class FinalMLP(ZooModel):
 
 @register_model(
     family="finalmlp", task="ranking", model_class=FinalMLP,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("FinalMLP: An Enhanced Two-Stream MLP Model for CTR Prediction", "2304.00902"),
     defaults=dict(embedding_dim=16, hidden_units=(1024, 512), stream2_hidden_units=(1024, 512, 256),
                   gate_hidden_units=(1024, 512), num_heads=2),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import FactorizationMachine, FeatureEmbedding, LinearTerms, feature_inputs
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -38,7 +38,7 @@ class FM(ZooModel):
 
 @register_model(
     family="fm", task="ranking", model_class=FM,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("Factorization Machines", venue="Rendle, ICDM 2010"),
     defaults=dict(embedding_dim=8),
 )

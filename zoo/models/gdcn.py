@@ -5,7 +5,7 @@ from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
 from zoo.layers.gated_cross import GatedCross
-from zoo.models.base import ZooModel, cross_and_deep_logit, flat_fields, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, cross_and_deep_logit, flat_fields, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -60,7 +60,7 @@ class GDCN(ZooModel):
 
 @register_model(
     family="gdcn", task="ranking", model_class=GDCN,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("Towards Deeper, Lighter and Interpretable Cross Network for CTR Prediction", "2311.04635"),
     defaults=dict(embedding_dim=16, num_cross_layers=3, hidden_units=(400, 400, 400), dropout=0.5, batch_norm=True,
                   structure="parallel"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import LinearTerms, feature_inputs
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -33,7 +33,7 @@ class LogisticRegression(ZooModel):
 
 @register_model(
     family="linear", task="ranking", model_class=LogisticRegression,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("Simple and Scalable Response Prediction for Display Advertising",
                 venue="Chapelle, Manavoglu and Rosales, ACM TIST 2014"),
     defaults=dict(l2=0.0),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, LinearTerms, feature_inputs
-from zoo.models.base import ZooModel, flat_fields, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, flat_fields, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -49,11 +49,10 @@ class WideDeep(ZooModel):
         self.l2 = l2
 
 
-_INPUTS = {"categorical": "required", "numeric": "optional", "sequence": "optional"}
 
 
 @register_model(
-    family="wide_deep", task="ranking", model_class=WideDeep, inputs=_INPUTS,
+    family="wide_deep", task="ranking", model_class=WideDeep, inputs=TABULAR_INPUTS,
     paper=Paper("Wide & Deep Learning for Recommender Systems", "1606.07792"),
     defaults=dict(embedding_dim=32, hidden_units=(1024, 512, 256), wide_crosses=None, cross_buckets=10_000),
 )

@@ -5,7 +5,7 @@ from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, LinearTerms, feature_inputs
 from zoo.layers.cin import CIN
-from zoo.models.base import ZooModel, probability_head
+from zoo.models.base import TABULAR_INPUTS, ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
 
@@ -53,7 +53,7 @@ class XDeepFM(ZooModel):
 
 @register_model(
     family="xdeepfm", task="ranking", model_class=XDeepFM,
-    inputs={"categorical": "required", "numeric": "optional", "sequence": "optional"},
+    inputs=TABULAR_INPUTS,
     paper=Paper("xDeepFM: Combining Explicit and Implicit Feature Interactions for Recommender Systems",
                 "1803.05170"),
     defaults=dict(embedding_dim=10, cin_layer_sizes=(200, 200, 200), split_half=True, hidden_units=(400, 400)),
