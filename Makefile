@@ -16,7 +16,7 @@ test: setup
 
 # Regenerates requirements.lock from pyproject.toml (needs network access to the package index).
 lock: setup
-	.tools/bin/uv pip compile pyproject.toml --extra test --python-version 3.10 \
+	.tools/bin/uv pip compile pyproject.toml --extra test --extra bench --python-version 3.10 \
 	  --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 benchmarks: setup

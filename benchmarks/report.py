@@ -13,8 +13,9 @@ README = pathlib.Path(__file__).resolve().parent / "README.md"
 def machine() -> dict:
     import os
 
+    # The load average tells a reader whether other work shared the CPUs during the run.
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "date": time.strftime("%Y-%m-%d")}
+            "date": time.strftime("%Y-%m-%d"), "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
 
 
 def save(name: str, payload: dict) -> pathlib.Path:
