@@ -15,8 +15,11 @@ from typing import Any, Mapping
 
 import yaml
 
-DATA_SOURCES = ("movielens", "synthetic", "csv", "adult", "criteo_synthetic")
-RUNNERS = ("local",)
+DATA_SOURCES = ("movielens", "synthetic", "csv", "tfrecord", "parquet", "adult", "criteo_synthetic")
+FILE_SOURCES = ("csv", "tfrecord", "parquet")  # a directory of the user's files in that format (tf.Examples)
+SPLITS = ("hash", "time")
+RUNNERS = ("local", "beam", "kubeflow_v2")  # see pipelines/runners.py
+STRATEGIES = ("default", "mirrored", "multi_worker_mirrored", "parameter_server")  # see pipelines/distribute.py
 
 
 class ConfigError(ValueError):
@@ -32,8 +35,12 @@ class DataConfig:
     max_rows: int | None = None  # movielens: the first N ratings in time order
     synthetic_rows: int = 20_000
     seed: int = 0
-    train_buckets: int = 4  # hash split of ExampleGen: train:eval = train_buckets:eval_buckets
+    train_buckets: int = 4  # train:eval = train_buckets:eval_buckets
     eval_buckets: int = 1
+    # hash: ExampleGen splits rows by a hash; time: the latest rows by time_feature are eval (zoo writes
+    # train/ and eval/ for the data sets it prepares; a csv/tfrecord/parquet directory must hold them).
+    split: str = "hash"
+    time_feature: str = "timestamp"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,11 +56,18 @@ class TrainingConfig:
     batch_size: int = 256
     learning_rate: float = 1e-3
     seed: int = 0
+    strategy: str = "default"  # one of STRATEGIES: the tf.distribute strategy the Trainer uses
 
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
+    enabled: bool = True  # false: no Evaluator, every trained model is pushed (model comparison runs)
     min_auc: float = 0.5  # the blessing threshold: the model is pushed only above it
+    # Resolve the latest blessed model as the baseline: a candidate whose AUC is more than
+    # change_threshold below the baseline's is not blessed (the first run has no baseline).
+    baseline: bool = False
+    change_threshold: float = 0.0
+    slices: tuple[str, ...] = ()  # raw feature names: metrics are also computed per value of each
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,11 +80,17 @@ class PipelineConfig:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
-    runner: str = "local"
+    runner: str = "local"  # one of RUNNERS
+    # Passed to every Beam job of the pipeline, e.g. ["--runner=FlinkRunner", "--flink_master=host:8081"].
+    beam_pipeline_args: tuple[str, ...] = ()
+    task: str = "ranking"  # see pipelines.tasks: its Transform, Trainer contract and Evaluator metrics
+    # Several models trained from one ExampleGen/Transform instead of `model`, each with its own
+    # Trainer, Evaluator and Pusher, pushed as <serving_model_name>_<model name>.
+    models: tuple[ModelConfig, ...] = ()
 
     @property
     def pipeline_root(self) -> str:
-        return str(pathlib.Path(self.output_dir) / "pipeline_root")
+        return os.path.join(self.output_dir, "pipeline_root")  # os.path keeps gs:// URLs whole
 
     @property
     def metadata_path(self) -> str:
@@ -78,10 +98,16 @@ class PipelineConfig:
 
     @property
     def serving_root(self) -> str:
-        return str(pathlib.Path(self.output_dir) / "serving")
+        return os.path.join(self.output_dir, "serving")
 
     def replace(self, **changes) -> "PipelineConfig":
         return dataclasses.replace(self, **changes)
+
+    def trained_models(self) -> list[tuple[str, ModelConfig, str]]:
+        """(component id suffix, model, serving name) of every model this pipeline trains."""
+        if not self.models:
+            return [("", self.model, self.serving_model_name)]
+        return [(f"_{m.name}", m, f"{self.serving_model_name}_{m.name}") for m in self.models]
 
 
 def load_config(path: str | pathlib.Path, **overrides: Any) -> PipelineConfig:
@@ -91,6 +117,8 @@ def load_config(path: str | pathlib.Path, **overrides: Any) -> PipelineConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a mapping")
     raw.update(overrides)
+    if "model" in raw and raw.get("models"):
+        raise ConfigError(f"{path}: give either model or models, not both")
     config = _build(PipelineConfig, raw, where=str(path))
     base = path.absolute().parent
     resolved = {"schema": _resolve(base, config.schema), "output_dir": _resolve(base, config.output_dir)}
@@ -101,9 +129,26 @@ def load_config(path: str | pathlib.Path, **overrides: Any) -> PipelineConfig:
     return config
 
 
+def dump_config(config: PipelineConfig) -> str:
+    """The config as YAML that ``load_config`` reads back to an equal config (paths are absolute)."""
+
+    def plain(value):  # tuples as lists, for yaml.safe_dump
+        if isinstance(value, Mapping):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    raw = plain(dataclasses.asdict(config))
+    if config.models:
+        del raw["model"]  # a config gives model or models
+    return yaml.safe_dump(raw, sort_keys=False)
+
+
 def _resolve(base: pathlib.Path, value: str) -> str:
     # normpath, not resolve(): symbolic links in the user's paths stay as they wrote them.
-    return os.path.normpath(base / value) if not pathlib.Path(value).is_absolute() else value
+    # URLs (gs://, s3://, hdfs://) are absolute too: remote runners read and write there.
+    return value if pathlib.Path(value).is_absolute() or "://" in value else os.path.normpath(base / value)
 
 
 def _check_values(config: PipelineConfig) -> None:
@@ -111,13 +156,43 @@ def _check_values(config: PipelineConfig) -> None:
 
     if config.data.source not in DATA_SOURCES:
         raise ConfigError(f"data.source must be one of {DATA_SOURCES}, got {config.data.source!r}")
-    if config.data.source == "csv" and not config.data.path:
-        raise ConfigError("data.source 'csv' needs data.path, a directory of CSV files")
+    if config.data.source in FILE_SOURCES and not config.data.path:
+        raise ConfigError(f"data.source {config.data.source!r} needs data.path, a directory of its files")
+    if config.data.split not in SPLITS:
+        raise ConfigError(f"data.split must be one of {SPLITS}, got {config.data.split!r}")
+    if config.data.split == "time":
+        if config.data.source in ("adult", "criteo_synthetic"):
+            raise ConfigError(f"data.split 'time' needs a time feature; data.source {config.data.source!r} has none")
+        if config.data.source in FILE_SOURCES and not all(
+                pathlib.Path(config.data.path, split).is_dir() for split in ("train", "eval")):
+            raise ConfigError(f"data.split 'time' on your own files needs {config.data.path}/train/ and /eval/")
     if config.runner not in RUNNERS:
         raise ConfigError(f"runner must be one of {RUNNERS}, got {config.runner!r}")
-    zoo.get_card(config.model.name)  # raises with the closest names
+    if config.training.strategy not in STRATEGIES:
+        raise ConfigError(f"training.strategy must be one of {STRATEGIES}, got {config.training.strategy!r}")
+    from pipelines.tasks import get_task
+    from zoo import schema as schema_lib
+
+    get_task(config.task)
+    names = [model.name for _, model, _ in config.trained_models()]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"models must have distinct names, got {names}")
+    for name in names:
+        try:
+            task = zoo.get_card(name).task
+        except zoo.UnknownModelError as error:  # its message names the closest models
+            raise ConfigError(str(error)) from None
+        if task != config.task:
+            raise ConfigError(f"model {name!r} is a {task} model but the pipeline's task is {config.task!r}")
+    if config.evaluation.baseline and (config.models or not config.evaluation.enabled):
+        # The resolver cannot tell the models of one pipeline apart, and without an Evaluator there is no blessing.
+        raise ConfigError("evaluation.baseline needs a single model (not models) and evaluation.enabled")
     if not pathlib.Path(config.schema).is_file():
         raise ConfigError(f"schema file not found: {config.schema}")
+    features = {f.name for f in schema_lib.schema_features(schema_lib.load_schema(config.schema))}
+    unknown = sorted(set(config.evaluation.slices) - features)
+    if unknown:
+        raise ConfigError(f"evaluation.slices {unknown} are not features of {config.schema}; known: {sorted(features)}")
 
 
 def _build(cls, raw: Any, where: str):
@@ -154,5 +229,8 @@ def _coerce(hint, value, where):
             return float(value)
         if origin in (int, str, bool) and type(value) is origin:
             return value
+        if origin is tuple and isinstance(value, list):  # tuple[X, ...] from a YAML list
+            (item, _) = typing.get_args(option)
+            return tuple(_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value))
     names = " or ".join(getattr(o, "__name__", str(o)) for o in options if o is not type(None))
     raise ConfigError(f"{where} must be {names}, got {value!r}")

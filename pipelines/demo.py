@@ -47,7 +47,7 @@ def served(model_name: str, base_path: str):
     """
     server = subprocess.Popen(
         [sys.executable, "-m", "zoo.cli", "serve", "--model_name", model_name, "--model_base_path", base_path,
-         "--rest_api_port", "0"],
+         "--rest_api_port", "0", "--port", "0"],  # free ports: servers never collide
         stdout=subprocess.PIPE, text=True,
     )
     try:

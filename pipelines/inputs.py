@@ -1,4 +1,4 @@
-"""The pipeline's input: the CSV directory that ExampleGen reads, prepared from the config.
+"""The pipeline's input: the directory that ExampleGen reads, prepared from the config.
 
 Real data sets are found (or downloaded) by their loaders and written as CSV; when one cannot
 be had and the config allows it, its synthetic twin with the same schema is used instead, with
@@ -10,7 +10,7 @@ import dataclasses
 import pathlib
 from typing import Callable
 
-from pipelines.config import PipelineConfig
+from pipelines.config import FILE_SOURCES, PipelineConfig
 
 Echo = Callable[[str], None]
 
@@ -21,7 +21,7 @@ def echo_line(line: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class PreparedInput:
-    csv_dir: str
+    csv_dir: str  # what ExampleGen reads: CSV, or the user's tfrecord/parquet files; train/ and eval/ for a time split
     description: str  # what data the run uses, for the user
 
 
@@ -31,8 +31,8 @@ def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInp
     from zoo.data import adult, criteo
 
     source, rows, seed = config.data.source, config.data.synthetic_rows, config.data.seed
-    if source == "csv":
-        return PreparedInput(config.data.path, f"CSV files in {config.data.path}")
+    if source in FILE_SOURCES:
+        return PreparedInput(config.data.path, f"{source} files in {config.data.path}")
     csv_dir = pathlib.Path(config.output_dir) / "data"
     if source == "criteo_synthetic":  # streamed in chunks: it may be millions of rows
         _write_if_changed(lambda out: criteo.write_synthetic_csv(out, rows, seed=seed), csv_dir)
@@ -56,8 +56,25 @@ def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInp
         frame = data.synthetic.movielens_ctr(rows, seed=seed)
         description = _synthetic_description("MovieLens", len(frame), seed)
         write = data.write_csv
+    if config.data.split == "time":
+        csv_dir = pathlib.Path(config.output_dir) / "data_time_split"
+        train, held_out = split_by_time(frame, config.data.time_feature,
+                                        config.data.eval_buckets / (config.data.train_buckets + config.data.eval_buckets))
+        _write_if_changed(lambda out: write(train, out), csv_dir / "train")
+        _write_if_changed(lambda out: write(held_out, out), csv_dir / "eval")
+        cut = held_out[config.data.time_feature].min()
+        return PreparedInput(str(csv_dir), f"{description}; eval: the {len(held_out):,} rows from "
+                                           f"{config.data.time_feature} {cut} on")
     _write_if_changed(lambda out: write(frame, out), csv_dir)
     return PreparedInput(str(csv_dir), description)
+
+
+def split_by_time(frame, time_feature: str, eval_share: float):
+    """(train, eval): eval is the latest ``eval_share`` of the rows by ``time_feature``; rows at the cut
+    time all go to eval, so no eval row is older than a train row."""
+    times = frame[time_feature].sort_values(kind="stable").to_numpy()
+    cut = times[min(len(times) - 1, int(len(times) * (1 - eval_share)))]
+    return frame[frame[time_feature] < cut], frame[frame[time_feature] >= cut]
 
 
 @dataclasses.dataclass(frozen=True)

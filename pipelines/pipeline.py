@@ -1,20 +1,25 @@
 """``create_pipeline``: a pure function from a validated config to a TFX pipeline.
 
-CsvExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
-Transform -> Trainer -> Evaluator -> Pusher. Nothing here touches the file system or runs anything; the caller
-prepares the input CSV directory and picks the runner.
+ExampleGen (CSV, TFRecord or Parquet) -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
+Transform -> [LatestBlessedModelResolver] -> Trainer -> Evaluator -> Pusher, with one Trainer,
+Evaluator and Pusher per model when the config lists several. The config's task
+(``pipelines.tasks``) supplies Transform's and Trainer's functions and the Evaluator's metrics.
+Nothing here touches the file system or runs anything; the caller prepares the input CSV
+directory and picks the runner.
 """
 from __future__ import annotations
 
-import pathlib
+import os
 
-import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
-from pipelines.config import PipelineConfig
+from pipelines.config import ModelConfig, PipelineConfig
 from pipelines.gates import AnomaliesGate
+from pipelines.tasks import get_task
 from pipelines.transform import SCHEMA_KEY
 from zoo import schema as schema_lib
+
+RESOLVER_ID = "LatestBlessedModelResolver"
 
 
 def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> tfx.dsl.Pipeline:
@@ -23,12 +28,9 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
     ``schema_text`` is the schema file's content: Transform receives it through
     ``custom_config`` so remote workers need no access to the file.
     """
+    task = get_task(config.task)
     label = schema_lib.label_name(schema_lib.schema_features(schema_lib.parse_schema(schema_text)))
-    output = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-        tfx.proto.SplitConfig.Split(name="train", hash_buckets=config.data.train_buckets),
-        tfx.proto.SplitConfig.Split(name="eval", hash_buckets=config.data.eval_buckets),
-    ]))
-    example_gen = tfx.components.CsvExampleGen(input_base=csv_dir, output_config=output)
+    example_gen = example_gen_for(config, csv_dir)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
     example_validator = tfx.components.ExampleValidator(
@@ -39,60 +41,90 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        preprocessing_fn="pipelines.transform.preprocessing_fn",
+        preprocessing_fn=task.preprocessing_fn,
         custom_config={SCHEMA_KEY: schema_text},
     )
     transform.add_upstream_node(anomalies_gate)
-    trainer = tfx.components.Trainer(
-        run_fn="pipelines.trainer.run_fn",
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=config.training.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=config.training.eval_steps),
-        custom_config={
-            "model_name": config.model.name,
-            "hparams": dict(config.model.hparams),
-            "batch_size": config.training.batch_size,
-            "learning_rate": config.training.learning_rate,
-            "seed": config.training.seed,
-        },
-    )
-    evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        eval_config=eval_config(label, config.evaluation.min_auc),
-        example_splits=["eval"],
-    )
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
-            base_directory=str(pathlib.Path(config.serving_root) / config.serving_model_name)
-        )),
-    )
+    components = [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform]
+    baseline = None
+    if config.evaluation.baseline:
+        resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id(RESOLVER_ID)
+        components.append(resolver)
+        baseline = resolver.outputs["model"]
+    for suffix, model, serving_name in config.trained_models():
+        trainer = tfx.components.Trainer(
+            run_fn=task.run_fn,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(num_steps=config.training.train_steps),
+            eval_args=tfx.proto.EvalArgs(num_steps=config.training.eval_steps),
+            custom_config=trainer_config(config, model),
+        ).with_id(f"Trainer{suffix}")
+        components.append(trainer)
+        blessing = None
+        if config.evaluation.enabled:
+            evaluator = tfx.components.Evaluator(
+                examples=example_gen.outputs["examples"],
+                model=trainer.outputs["model"],
+                baseline_model=baseline,
+                eval_config=task.eval_config(config.evaluation, label),
+                example_splits=["eval"],
+            ).with_id(f"Evaluator{suffix}")
+            components.append(evaluator)
+            blessing = evaluator.outputs["blessing"]
+        components.append(tfx.components.Pusher(
+            model=trainer.outputs["model"],
+            model_blessing=blessing,  # None: pushed unconditionally (evaluation.enabled is false)
+            push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=os.path.join(config.serving_root, serving_name)
+            )),
+        ).with_id(f"Pusher{suffix}"))
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform, trainer,
-                    evaluator, pusher],
+        components=components,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),
         enable_cache=True,
+        beam_pipeline_args=list(config.beam_pipeline_args),
     )
 
 
-def eval_config(label_key: str, min_auc: float) -> tfma.EvalConfig:
-    """AUC (with the blessing threshold), log loss, calibration and example count on raw examples."""
-    return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label_key)],
-        slicing_specs=[tfma.SlicingSpec()],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="AUC", threshold=tfma.MetricThreshold(
-                value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_auc}))),
-            tfma.MetricConfig(class_name="BinaryCrossentropy"),  # log loss
-            tfma.MetricConfig(class_name="Calibration"),
-            tfma.MetricConfig(class_name="MeanLabel"),
-            tfma.MetricConfig(class_name="MeanPrediction"),
-        ])],
-    )
+def example_gen_for(config: PipelineConfig, input_dir: str):
+    """The ExampleGen for the input's format (CSV, TFRecord of tf.Examples, Parquet) and split."""
+    if config.data.split == "time":  # already split: the input directory holds train/ and eval/
+        splits = {"input_config": tfx.proto.Input(splits=[
+            tfx.proto.Input.Split(name=name, pattern=f"{name}/*") for name in ("train", "eval")])}
+    else:
+        splits = {"output_config": tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+            tfx.proto.SplitConfig.Split(name="train", hash_buckets=config.data.train_buckets),
+            tfx.proto.SplitConfig.Split(name="eval", hash_buckets=config.data.eval_buckets),
+        ]))}
+    if config.data.source == "tfrecord":
+        return tfx.components.ImportExampleGen(input_base=input_dir, **splits)
+    if config.data.source == "parquet":
+        from tfx.components.example_gen.component import FileBasedExampleGen
+        from tfx.components.example_gen.custom_executors import parquet_executor
+        from tfx.dsl.components.base import executor_spec
+
+        return FileBasedExampleGen(
+            input_base=input_dir, custom_executor_spec=executor_spec.BeamExecutorSpec(parquet_executor.Executor),
+            **splits,
+        ).with_id("ParquetExampleGen")
+    return tfx.components.CsvExampleGen(input_base=input_dir, **splits)
+
+
+def trainer_config(config: PipelineConfig, model: ModelConfig) -> dict:
+    """The Trainer's ``custom_config``: what ``run_fn`` reads."""
+    return {
+        "model_name": model.name,
+        "hparams": dict(model.hparams),
+        "batch_size": config.training.batch_size,
+        "learning_rate": config.training.learning_rate,
+        "seed": config.training.seed,
+        "strategy": config.training.strategy,
+    }

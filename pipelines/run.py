@@ -12,9 +12,24 @@ import logging
 import pathlib
 import time
 
+from pipelines import runners
 from pipelines.config import PipelineConfig
 from pipelines.inputs import Echo, echo_line, prepare_input
 from pipelines.pipeline import create_pipeline
+from pipelines.report import write_report
+from pipelines.runs import ModelResult, RunRecord, list_runs, read_evaluation
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelOutcome:
+    """What became of one trained model: its held-out metrics, blessing (and why not) and push."""
+
+    model_name: str
+    metrics: dict[str, float]  # overall, on the eval split; empty without an Evaluator
+    blessed: bool | None  # None: not evaluated (evaluation.enabled is false)
+    pushed_path: str | None
+    failures: tuple[str, ...] = ()  # the thresholds it failed, when not blessed
+    baseline_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,9 +37,12 @@ class RunSummary:
     data: str
     component_seconds: dict[str, float]
     total_seconds: float
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # of the first (usually the only) model
     blessed: bool
     pushed_path: str | None
+    models: tuple[ModelOutcome, ...] = ()  # every trained model, in config order
+    run_id: str | None = None  # the ML Metadata pipeline run
+    report_path: str | None = None  # the run's HTML report
 
 class _ComponentProgress(logging.Handler):
     """Turns LocalDagRunner's 'Component X is running/finished' log records into progress lines."""
@@ -36,18 +54,16 @@ class _ComponentProgress(logging.Handler):
         self.seconds: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "Component %s is running.":
+        if record.msg in runners.STARTED_MESSAGES:
             (name,) = record.args
             self.started[name] = time.monotonic()
             self.echo(f"[{name}] running")
-        elif record.msg == "Component %s is finished.":
+        elif record.msg in runners.FINISHED_MESSAGES:
             (name,) = record.args
             self.seconds[name] = time.monotonic() - self.started.get(name, time.monotonic())
             self.echo(f"[{name}] done in {self.seconds[name]:.1f}s")
 
 def run_pipeline(config: PipelineConfig, echo: Echo = echo_line) -> RunSummary:
-    from tfx import v1 as tfx
-
     started = time.monotonic()
     prepared = prepare_input(config, echo)
     echo(f"data: {prepared.description}")
@@ -55,9 +71,30 @@ def run_pipeline(config: PipelineConfig, echo: Echo = echo_line) -> RunSummary:
     progress = _ComponentProgress(echo)
     log_file = pathlib.Path(config.output_dir) / "logs" / "pipeline.log"
     with _captured_logs(progress, log_file):
-        tfx.orchestration.LocalDagRunner().run(pipeline)
-        metrics, blessed, pushed = read_results(config)
-    return RunSummary(prepared.description, progress.seconds, time.monotonic() - started, metrics, blessed, pushed)
+        try:
+            with runners.heartbeat(progress.started, progress.seconds, echo):
+                spec_path = runners.run(config, pipeline)
+        except Exception as error:
+            _report_failed_run(config, error, echo)
+            raise
+        if spec_path is not None:  # kubeflow_v2: compiled for the cluster, nothing ran here
+            echo(f"Kubeflow V2 pipeline spec written to {spec_path}")
+            return RunSummary(prepared.description, {}, time.monotonic() - started, {}, False, None)
+        run, outcomes = read_results(config)
+        report_path = write_report(config, run, data=prepared.description)
+    first = outcomes[0] if outcomes else ModelOutcome("", {}, None, None)
+    return RunSummary(prepared.description, progress.seconds, time.monotonic() - started, first.metrics,
+                      bool(first.blessed), first.pushed_path, tuple(outcomes), run.run_id, report_path)
+
+
+def _report_failed_run(config: PipelineConfig, error: Exception, echo: Echo) -> None:
+    """Writes the report of a run that stopped (e.g. at AnomaliesGate), when ML Metadata recorded it."""
+    try:
+        runs = list_runs(config.metadata_path, config.pipeline_name)
+        if runs:
+            echo(f"report: {write_report(config, runs[-1], error=str(error))}")
+    except Exception as report_error:  # noqa: BLE001  (the caller must see the run's own error, not this one)
+        echo(f"no report for the stopped run: {report_error}")
 
 class _captured_logs:
     """Routes the absl (TFX), TensorFlow and Beam logs to a file and the progress handler.
@@ -101,36 +138,37 @@ class _captured_logs:
 
 def print_summary(summary: RunSummary, echo: Echo = echo_line) -> None:
     echo(f"pipeline finished in {summary.total_seconds:.0f}s on {summary.data}")
-    for name in ("auc", "binary_crossentropy", "calibration", "example_count"):
-        if name in summary.metrics:
-            label = "log_loss" if name == "binary_crossentropy" else name
-            echo(f"  held-out {label:<12} {summary.metrics[name]:.4f}")
-    echo(f"  blessed: {'yes' if summary.blessed else 'no (below the evaluation threshold)'}")
-    echo(f"  pushed:  {summary.pushed_path or 'nothing'}")
+    for outcome in summary.models:
+        if len(summary.models) > 1:
+            echo(f"model {outcome.model_name}:")
+        for name in ("auc", "binary_crossentropy", "calibration", "example_count"):
+            if name in outcome.metrics:
+                label = "log_loss" if name == "binary_crossentropy" else name
+                baseline = outcome.baseline_metrics.get(name)
+                against = f"  (baseline {baseline:.4f})" if baseline is not None else ""
+                echo(f"  held-out {label:<12} {outcome.metrics[name]:.4f}{against}")
+        if outcome.blessed is None:
+            echo("  blessed: not evaluated (evaluation.enabled is false)")
+        else:
+            echo(f"  blessed: {'yes' if outcome.blessed else 'no'}")
+        for failure in outcome.failures:
+            echo(f"    {failure}")
+        echo(f"  pushed:  {outcome.pushed_path or 'nothing'}")
+    if summary.report_path:
+        echo(f"report: {summary.report_path}")
 
-def read_results(config: PipelineConfig) -> tuple[dict[str, float], bool, str | None]:
-    """The latest evaluation metrics, blessing and pushed path of this pipeline, from ML Metadata."""
-    import tensorflow_model_analysis as tfma
-    from tfx import v1 as tfx
-    from tfx.orchestration import metadata
 
-    with metadata.Metadata(tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)) as m:
-        store = m.store
+def read_results(config: PipelineConfig) -> tuple[RunRecord, list[ModelOutcome]]:
+    """This pipeline's latest run in ML Metadata, and each of its models' outcome."""
+    run = list_runs(config.metadata_path, config.pipeline_name)[-1]
+    order = [suffix for suffix, _, _ in config.trained_models()]  # ML Metadata knows the execution order only
+    models = sorted(run.models, key=lambda model: order.index(model.suffix) if model.suffix in order else len(order))
+    return run, [model_outcome(model) for model in models]
 
-        def latest(type_name):
-            artifacts = store.get_artifacts_by_type(type_name)
-            return max(artifacts, key=lambda a: a.id) if artifacts else None
 
-        evaluation, blessing, pushed = latest("ModelEvaluation"), latest("ModelBlessing"), latest("PushedModel")
-    metrics = {}
-    if evaluation is not None:
-        result = tfma.load_eval_result(evaluation.uri)
-        for _, by_output in result.slicing_metrics[:1]:
-            for key, value in by_output[""][""].items():
-                if "doubleValue" in value:
-                    metrics[key] = value["doubleValue"]
-    blessed = bool(blessing and blessing.custom_properties["blessed"].int_value)
-    pushed_path = None
-    if pushed is not None and pushed.custom_properties["pushed"].int_value:
-        pushed_path = pushed.custom_properties["pushed_destination"].string_value
-    return metrics, blessed, pushed_path
+def model_outcome(model: ModelResult) -> ModelOutcome:
+    if model.evaluation_uri is None:
+        return ModelOutcome(model.model_name, {}, model.blessed, model.pushed_path)
+    evaluation = read_evaluation(model.evaluation_uri)
+    return ModelOutcome(model.model_name, evaluation.metrics.get("", {}), model.blessed, model.pushed_path,
+                        tuple(evaluation.failures), evaluation.baseline_metrics)

@@ -9,6 +9,8 @@ For every schema feature (see ``zoo.schema`` for the tags):
 - numeric: missing values filled with the mean, then a z-score; with ``zoo.num_buckets`` also a
   quantile bucket id ``<name>_bucket`` (0 = missing).
 - label: float32. Passthrough features are dropped.
+- ``zoo.shares=OTHER``: encoded with OTHER's vocabulary (or hash buckets), so equal values get
+  equal ids in both features.
 
 The vocabulary files are named after their features, so ``feature_spec`` can read their sizes.
 """
@@ -29,16 +31,18 @@ SCHEMA_KEY = "schema"  # custom_config key holding the schema as pbtxt text
 def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]) -> dict[str, Any]:
     """TFX Transform entry point; ``custom_config[SCHEMA_KEY]`` is the raw schema as text."""
     outputs = {}
-    for feature in schema_lib.schema_features(schema_lib.parse_schema(custom_config[SCHEMA_KEY])):
+    features = schema_lib.schema_features(schema_lib.parse_schema(custom_config[SCHEMA_KEY]))
+    encoders = _encoders(features, inputs)
+    for feature in features:
         if feature.name not in inputs:
             raise KeyError(f"schema feature {feature.name!r} is missing from the data")
         x = inputs[feature.name]
         if feature.kind == schema_lib.LABEL:
             outputs[feature.name] = tf.cast(_dense_column(x, 0), tf.float32)
         elif feature.kind == schema_lib.CATEGORICAL:
-            outputs[feature.name] = _categorical(feature, x)
+            outputs[feature.name] = _categorical(encoders[feature.name], x)
         elif feature.kind == schema_lib.SEQUENCE:
-            outputs[feature.name] = _sequence(feature, x)
+            outputs[feature.name] = _sequence(feature, encoders[feature.name], x)
         elif feature.kind == schema_lib.NUMERIC:
             outputs.update(_numeric(feature, x))
     return outputs
@@ -46,10 +50,12 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]
 
 def feature_spec(schema, tf_transform_output: tft.TFTransformOutput) -> FeatureSpec:
     """The model-side ``FeatureSpec`` of this Transform's output for ``schema``."""
+    features = schema_lib.schema_features(schema)
+    by_name = {f.name: f for f in features}
     sizes = {
-        f.name: tf_transform_output.vocabulary_size_by_name(f.name)
-        for f in schema_lib.schema_features(schema)
-        if f.kind in (schema_lib.CATEGORICAL, schema_lib.SEQUENCE) and not f.hashed
+        f.name: tf_transform_output.vocabulary_size_by_name(f.shares or f.name)
+        for f in features
+        if f.kind in (schema_lib.CATEGORICAL, schema_lib.SEQUENCE) and not by_name[f.shares or f.name].hashed
     }
     return FeatureSpec.from_schema(schema, sizes)
 
@@ -79,30 +85,56 @@ def _present(x):
     return tf.ones_like(tf.reshape(x, [-1]), tf.bool)
 
 
-def _encode(feature: schema_lib.SchemaFeature, values):
-    """Ids of a dense tensor of values: ``[1, vocab + 1]`` (the last is OOV) or ``[1, num_buckets]``."""
+def _encoders(features, inputs):
+    """One encoder per categorical/sequence feature: values -> ids ``[1, vocab + 1]`` (the last is
+    OOV) or ``[1, num_buckets]``. A sharing feature gets its owner's encoder, so the owner's
+    vocabulary is computed once (from the owner's values) and applied to both.
+    """
+    by_name = {f.name: f for f in features}
+    encoders = {}
+    for f in features:
+        if f.kind in (schema_lib.CATEGORICAL, schema_lib.SEQUENCE) and f.shares is None:
+            encoders[f.name] = _encoder(f, inputs[f.name])
+    for f in features:
+        if f.shares is not None:
+            encoders[f.name] = encoders[by_name[f.shares].name]
+    return encoders
+
+
+def _encoder(feature: schema_lib.SchemaFeature, x):
     if feature.hashed:
-        strings = values if values.dtype == tf.string else tf.strings.as_string(values)
-        return tf.strings.to_hash_bucket_fast(strings, feature.num_buckets) + 1
-    return tft.compute_and_apply_vocabulary(values, num_oov_buckets=1, vocab_filename=feature.name) + 1
+        def hashed(values):
+            strings = values if values.dtype == tf.string else tf.strings.as_string(values)
+            return tf.strings.to_hash_bucket_fast(strings, feature.num_buckets) + 1
+        return hashed
+    tokens = _tokens(feature, x).flat_values if feature.kind == schema_lib.SEQUENCE else _values(x)
+    vocabulary = tft.vocabulary(tokens, vocab_filename=feature.name)
+    return lambda values: tft.apply_vocabulary(values, vocabulary, num_oov_buckets=1) + 1
 
 
-def _categorical(feature, x):
+def _values(x):
+    return _dense_column(x, "" if x.dtype == tf.string else 0)
+
+
+def _categorical(encode, x):
     present = _present(x)
-    values = _dense_column(x, "" if x.dtype == tf.string else 0)
-    return tf.where(present, _encode(feature, values), tf.zeros_like(present, tf.int64))
+    return tf.where(present, encode(_values(x)), tf.zeros_like(present, tf.int64))
 
 
-def _sequence(feature, x):
+def _tokens(feature, x):
+    """The kept values of a sequence feature as a ragged ``[batch, <= max_len]`` tensor."""
     if feature.delimiter is not None:
         tokens = tf.strings.split(_dense_column(x, ""), sep=feature.delimiter)
     else:
         tokens = tf.RaggedTensor.from_sparse(x) if isinstance(x, tf.SparseTensor) else tf.RaggedTensor.from_tensor(x)
     if tokens.dtype == tf.string:
         tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
-    tokens = tokens[:, : feature.max_len]
-    # The analyzer sees every kept token of the batch through the flat values.
-    ids = tokens.with_flat_values(_encode(feature, tokens.flat_values))
+    return tokens[:, : feature.max_len]
+
+
+def _sequence(feature, encode, x):
+    tokens = _tokens(feature, x)
+    ids = tokens.with_flat_values(encode(tokens.flat_values))
     return ids.to_tensor(default_value=0, shape=[None, feature.max_len])
 
 

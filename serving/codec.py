@@ -346,12 +346,16 @@ def encode_classify_response(labels: Sequence[Sequence[str]], scores: np.ndarray
 # model status and metadata
 
 
-def encode_model_status(versions: Sequence[int]) -> dict[str, Any]:
-    """GetModelStatusResponse as JSON; every loaded version is AVAILABLE."""
+def encode_model_status(statuses: Sequence[Any]) -> dict[str, Any]:
+    """GetModelStatusResponse as JSON from ``VersionStatus``es; a failed load carries its error."""
     return {
         "model_version_status": [
-            {"version": str(version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-            for version in versions
+            {
+                "version": str(status.version),
+                "state": status.state,
+                "status": {"error_code": "UNKNOWN" if status.error else "OK", "error_message": status.error},
+            }
+            for status in statuses
         ]
     }
 

@@ -1,4 +1,5 @@
-"""The TFX pipeline end to end on a small real MovieLens slice, then serving what it pushed."""
+"""The TFX pipeline end to end on a small real MovieLens slice, then serving what it pushed; a worse
+model against the blessed baseline; the run history and the HTML report."""
 from __future__ import annotations
 
 import base64
@@ -10,6 +11,7 @@ import pytest
 
 from pipelines.config import load_config
 from pipelines.run import run_pipeline
+from pipelines.runs import list_runs
 
 from zoo.backend import tf
 from zoo.data import load_ctr
@@ -18,7 +20,7 @@ from zoo.data.from_schema import to_example
 pytestmark = pytest.mark.slow
 REPO = pathlib.Path(__file__).resolve().parent.parent
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
-              "Trainer", "Evaluator", "Pusher"}
+              "LatestBlessedModelResolver", "Trainer", "Evaluator", "Pusher"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def small_config(movielens_dir, tmp_path_factory):
                                  fallback_to_synthetic=False, max_rows=3000),
         model=dataclasses.replace(config.model, hparams={"embedding_dim": 8, "hidden_units": [16]}),
         training=dataclasses.replace(config.training, train_steps=40, eval_steps=4, batch_size=128),
-        evaluation=dataclasses.replace(config.evaluation, min_auc=0.5),
+        evaluation=dataclasses.replace(config.evaluation, min_auc=0.5, baseline=True, slices=("weekday",)),
     )
 
 
@@ -39,6 +41,13 @@ def run(small_config):
     lines = []
     summary = run_pipeline(small_config, echo=lines.append)
     return summary, lines
+
+
+@pytest.fixture(scope="module")
+def worse_run(run, small_config):
+    """A model trained for one step, judged against the blessed model of ``run``."""
+    worse = small_config.replace(training=dataclasses.replace(small_config.training, train_steps=1))
+    return run_pipeline(worse, echo=lambda line: None)
 
 
 def test_every_component_ran_and_reported_progress(run):
@@ -120,5 +129,108 @@ def test_corrupted_rows_stop_the_run_before_training_and_keep_the_served_model(r
     report = str(error.value)
     assert "hour" in report and "user_id" in report and "[train]" in report
     assert "[Transform] running" not in progress and "[Trainer] running" not in progress
+    (report_line,) = [line for line in progress if line.startswith("report: ")]
+    page = pathlib.Path(report_line.removeprefix("report: ")).read_text()
+    assert "The run stopped" in page and "[train] hour" in page  # the anomalies, in the stopped run's report
     versions = list((pathlib.Path(small_config.serving_root) / small_config.serving_model_name).iterdir())
     assert versions == [pathlib.Path(summary.pushed_path)]  # the blessed model is still the only one
+
+
+def test_a_worse_model_is_not_blessed_against_the_baseline_nor_pushed(run, worse_run, small_config):
+    summary, _ = run
+    (outcome,) = worse_run.models
+    assert outcome.baseline_metrics["auc"] == pytest.approx(summary.metrics["auc"])  # the blessed model
+    assert outcome.metrics["auc"] < summary.metrics["auc"]
+    assert not worse_run.blessed and worse_run.pushed_path is None
+    assert any("against the baseline" in failure and failure.startswith("auc") for failure in outcome.failures)
+    states = {run.run_id: run for run in list_runs(small_config.metadata_path, small_config.pipeline_name)}
+    states = states[worse_run.run_id].states()
+    assert states["Transform"] == "CACHED" and states["Trainer"] == states["Evaluator"] == "COMPLETE"
+    versions = list((pathlib.Path(small_config.serving_root) / small_config.serving_model_name).iterdir())
+    assert versions == [pathlib.Path(summary.pushed_path)]
+
+
+def test_the_report_shows_data_training_evaluation_and_the_decision(run, small_config):
+    summary, _ = run
+    page = pathlib.Path(summary.report_path).read_text()
+    for section in ("Data statistics", "Anomalies", "Training curves", "Held-out evaluation", "Per slice",
+                    "Config", "<svg", "ROC", "Calibration"):
+        assert section in page, section
+    assert "weekday=" in page and "user_id" in page and "batch_loss" in page
+    assert "<span class='ok'>blessed</span>" in page and summary.pushed_path in page
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing to fetch: opens offline
+
+
+def test_the_report_of_the_worse_model_says_why(worse_run):
+    page = pathlib.Path(worse_run.report_path).read_text()
+    assert "not blessed" in page and "Why it was not blessed" in page and "against the baseline" in page
+    assert "Baseline (the latest blessed model)" in page
+    assert "nothing (the serving directory is unchanged)" in page
+
+
+def test_zoo_pipeline_runs_and_report(run, worse_run, small_config, capsys):
+    from zoo.cli import main
+
+    summary, _ = run
+    argv = [str(REPO / "configs" / "movielens_ctr.yaml"), "--output_dir", small_config.output_dir]
+    assert main(["pipeline", "runs", *argv]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    first = next(line for line in lines if line.startswith(summary.run_id))
+    worse = next(line for line in lines if line.startswith(worse_run.run_id))
+    assert f"{summary.metrics['auc']:.4f}" in first and " yes " in first and summary.pushed_path in first
+    assert f"{worse_run.metrics['auc']:.4f}" in worse and " no " in worse
+    report = pathlib.Path(summary.report_path)
+    report.unlink()
+    assert main(["pipeline", "report", *argv, summary.run_id]) == 0
+    assert capsys.readouterr().out.strip() == str(report) and "Training curves" in report.read_text()
+
+
+def test_a_run_killed_in_trainer_resumes_and_pushes_one_complete_version(run, worse_run, small_config, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipelines.config import dump_config
+
+    summary, _ = run
+    # A new model (more steps) that the Evaluator blesses whatever its AUC: this test is about resuming.
+    config = small_config.replace(
+        training=dataclasses.replace(small_config.training, train_steps=60),
+        evaluation=dataclasses.replace(small_config.evaluation, change_threshold=1.0),
+    )
+    (tmp_path / "config.yaml").write_text(dump_config(config))
+    killed = subprocess.Popen([sys.executable, "-m", "zoo.cli", "pipeline", "run", str(tmp_path / "config.yaml")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        for line in killed.stdout:
+            if line.startswith("[Trainer] running"):
+                break
+        for _ in range(300):  # until ML Metadata records the Trainer's execution as running
+            if _latest_states(config).get("Trainer") == "RUNNING":
+                break
+            time.sleep(0.5)
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+    resumed = run_pipeline(config, echo=lambda line: None)
+    runs = list_runs(config.metadata_path, config.pipeline_name)
+    assert runs[-2].states()["Trainer"] == "RUNNING"  # the killed run, as ML Metadata last saw it
+    states = runs[-1].states()
+    assert all(states[name] == "CACHED" for name in ("CsvExampleGen", "StatisticsGen", "Transform"))
+    assert states["Trainer"] == states["Evaluator"] == states["Pusher"] == "COMPLETE"
+    assert resumed.blessed
+    serving = pathlib.Path(config.serving_root) / config.serving_model_name
+    assert sorted(serving.iterdir()) == sorted([pathlib.Path(summary.pushed_path), pathlib.Path(resumed.pushed_path)])
+    assert (pathlib.Path(resumed.pushed_path) / "saved_model.pb").is_file()
+    assert (pathlib.Path(resumed.pushed_path) / "variables" / "variables.index").is_file()
+
+
+def _latest_states(config) -> dict[str, str]:
+    """The component states of the latest run, or {} while SQLite is locked by the run writing to it."""
+    from ml_metadata import errors
+
+    try:
+        return list_runs(config.metadata_path, config.pipeline_name)[-1].states()
+    except errors.StatusError:
+        return {}

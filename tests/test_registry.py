@@ -20,7 +20,7 @@ SPEC = zoo.FeatureSpec((zoo.CategoricalFeature("user", 10), zoo.CategoricalFeatu
 def test_list_models_sorted_and_filtered():
     names = zoo.list_models()
     assert names == sorted(names) and {"wide_deep", "deepfm", "dcn_v2"} <= set(names)
-    assert zoo.list_models("dcn*") == ["dcn", "dcn_v2"]
+    assert zoo.list_models("dcn*") == ["dcn", "dcn_mix", "dcn_v2"]
     assert zoo.list_models(family="deepfm") == ["deepfm"]
     ranking = zoo.list_models(task="ranking")
     assert {"wide_deep", "deepfm"} <= set(ranking) <= set(names)

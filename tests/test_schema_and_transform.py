@@ -89,6 +89,28 @@ def test_sequences_split_drop_empty_truncate_and_pad(transform, contract_data):
     assert np.all(out["tags"][2] == 0) and np.all(out["history"][2] == 0)  # missing -> all padding
 
 
+def test_shared_vocabulary_gives_equal_values_equal_ids(transform, contract_data):
+    by_name = {f.name: f for f in contract_data["spec"].features}
+    assert by_name["history"].shares == "item" and by_name["history"].vocab_size == by_name["item"].vocab_size
+    out = transform([{**BASE, "item": 3, "history": [3, 7, 999]}, {**BASE, "item": 7}])
+    assert out["history"][0][0] == out["item"][0] and out["history"][0][1] == out["item"][1]
+    assert out["history"][0][2] == by_name["item"].vocab_size - 1  # unseen by item's vocabulary: OOV
+
+
+@pytest.mark.parametrize("text, message", [
+    ('feature { name: "a" type: INT int_domain { is_categorical: true } }'
+     'feature { name: "b" type: INT annotation { tag: "zoo.shares=c" tag: "zoo.max_len=2" } }', "must name"),
+    ('feature { name: "a" type: BYTES }'
+     'feature { name: "b" type: INT annotation { tag: "zoo.shares=a" tag: "zoo.max_len=2" } }', "cannot share"),
+    ('feature { name: "a" type: BYTES }'
+     'feature { name: "b" type: BYTES annotation { tag: "zoo.shares=a" tag: "zoo.qr_collisions=4" } }',
+     "takes its vocabulary"),
+])
+def test_schema_sharing_errors(text, message):
+    with pytest.raises(SchemaError, match=message):
+        schema_features(parse_schema(text))
+
+
 def test_numeric_z_score_mean_fill_and_buckets(transform, contract_data):
     ages = np.array([r["age"] for r in contract_data["rows"]], np.float64)
     prices = np.array([r["price"][0] for r in contract_data["rows"] if "price" in r], np.float64)

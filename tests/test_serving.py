@@ -19,6 +19,7 @@ import pytest
 
 import serving  # noqa: F401  (sets up the environment before TensorFlow loads)
 from serving import server
+from serving.config import ModelSpec, VersionPolicy
 from zoo.backend import tf
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +107,7 @@ def toy_base_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def toy(toy_base_path):
-    with server.start_server("toy", str(toy_base_path)) as handle:
+    with server.start_server(specs=[ModelSpec("toy", str(toy_base_path), VersionPolicy("all"))]) as handle:
         yield handle
 
 
@@ -378,23 +379,28 @@ def test_one_keep_alive_connection_serves_several_requests(toy):
 
 def test_main_fails_cleanly_without_versions(tmp_path, capsys):
     assert server.main(["--model_name", "x", "--model_base_path", str(tmp_path), "--rest_api_port", "0"]) == 1
-    assert "no versions" in capsys.readouterr().err
+    assert "no servable version" in capsys.readouterr().err
 
 
 def test_build_arg_parser_uses_tensorflow_model_server_flags():
-    args = server.build_arg_parser().parse_args(["--model_base_path=/models/m", "--rest_api_port=0"])
+    command = ["--port=9000", "--rest_api_port=0", "--model_base_path=/models/m", "--enable_batching",
+               "--batching_parameters_file=/b.txt", "--file_system_poll_wait_seconds=5"]
+    args = server.build_arg_parser().parse_args(command)
     assert (args.model_name, args.model_base_path, args.rest_api_port, args.rest_api_host) == (
         "default",
         "/models/m",
         0,
         "127.0.0.1",
     )
+    assert (args.port, args.enable_batching, args.batching_parameters_file, args.file_system_poll_wait_seconds) == (
+        9000, True, "/b.txt", 5.0)
+    assert (args.grpc_host, args.model_config_file) == ("127.0.0.1", None)
 
 
 @pytest.mark.timeout(180)
 def test_command_line_server_serves_until_sigterm(toy_base_path):
     command = [sys.executable, "-m", "serving.server", "--model_name", "toy"]
-    command += ["--model_base_path", str(toy_base_path), "--rest_api_port", "0"]
+    command += ["--model_base_path", str(toy_base_path), "--rest_api_port", "0", "--port", "0"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         ready = process.stdout.readline()
@@ -409,3 +415,204 @@ def test_command_line_server_serves_until_sigterm(toy_base_path):
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
         process.stdout.close()
+
+
+# --- gRPC: the same toy models through TF Serving's own client stubs --------------------------------
+
+from tensorflow_serving.apis import (  # noqa: E402  (grouped with the tests that use them)
+    classification_pb2, get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc, predict_pb2,
+    prediction_service_pb2_grpc, regression_pb2)
+
+import grpc  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def stubs(toy):
+    with grpc.insecure_channel(toy.grpc_target) as channel:
+        yield (prediction_service_pb2_grpc.PredictionServiceStub(channel),
+               model_service_pb2_grpc.ModelServiceStub(channel))
+
+
+def _example(**features) -> tf.train.Example:
+    return tf.train.Example(features=tf.train.Features(feature={
+        name: tf.train.Feature(float_list=tf.train.FloatList(value=[value])) for name, value in features.items()
+    }))
+
+
+def test_grpc_predict_latest_and_specific_version(stubs):
+    prediction, _ = stubs
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "toy"
+    request.inputs["x"].CopyFrom(tf.make_tensor_proto([1.0, 2.0, 5.0], dtype=tf.float32))
+    response = prediction.Predict(request, timeout=60)
+    assert (response.model_spec.name, response.model_spec.version.value) == ("toy", 2)
+    assert response.model_spec.signature_name == "serving_default"
+    assert tf.make_ndarray(response.outputs["y"]).tolist() == [3.5, 4.0, 5.5]
+    request.model_spec.version.value = 1
+    assert tf.make_ndarray(prediction.Predict(request, timeout=60).outputs["y"]).tolist() == [2.5, 3.0, 4.5]
+
+
+def test_grpc_predict_output_filter_and_several_outputs(stubs):
+    prediction, _ = stubs
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name, request.model_spec.signature_name = "toy", "multi"
+    request.inputs["a"].CopyFrom(tf.make_tensor_proto([1.0, 0.5], dtype=tf.float32))
+    request.inputs["b"].CopyFrom(tf.make_tensor_proto([[1, 2], [3, 4]], dtype=tf.int64))
+    response = prediction.Predict(request, timeout=60)
+    assert tf.make_ndarray(response.outputs["total"]).tolist() == [4.0, 7.5]
+    assert tf.make_ndarray(response.outputs["doubled"]).tolist() == [[2, 4], [6, 8]]
+    request.output_filter.append("total")
+    assert list(prediction.Predict(request, timeout=60).outputs) == ["total"]
+
+
+def test_grpc_classify_and_regress_with_context(stubs):
+    prediction, _ = stubs
+    request = regression_pb2.RegressionRequest()
+    request.model_spec.name, request.model_spec.signature_name = "toy", "regress_x"
+    request.input.example_list_with_context.context.CopyFrom(_example(w=2.0))
+    request.input.example_list_with_context.examples.extend([_example(x=1.0), _example(x=4.0)])
+    response = prediction.Regress(request, timeout=60)
+    assert [r.value for r in response.result.regressions] == [4.0, 7.0]
+    assert response.model_spec.version.value == 2
+
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name, request.model_spec.signature_name = "toy", "classify_x"
+    request.input.example_list.examples.extend([_example(x=2.0)])
+    (classification,) = prediction.Classify(request, timeout=60).result.classifications
+    assert [(c.label, round(c.score, 6)) for c in classification.classes] == [("pos", 0.2), ("neg", 0.8)]
+
+
+def test_grpc_metadata_and_status(stubs, toy_base_path):
+    prediction, model_service = stubs
+    request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+    request.model_spec.name = "toy"
+    response = prediction.GetModelMetadata(request, timeout=60)
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    assert response.metadata["signature_def"].Unpack(signature_map)
+    assert signature_map.signature_def["serving_default"].inputs["x"].dtype == tf.float32.as_datatype_enum
+    assert response.model_spec.version.value == 2
+
+    status_request = get_model_status_pb2.GetModelStatusRequest()
+    status_request.model_spec.name = "toy"
+    statuses = model_service.GetModelStatus(status_request, timeout=60).model_version_status
+    available = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+    assert [(s.version, s.state, s.status.error_code) for s in statuses] == [(1, available, 0), (2, available, 0)]
+
+
+@pytest.mark.parametrize("mutate, code, message", [
+    (lambda r: setattr(r.model_spec, "name", "nope"), grpc.StatusCode.NOT_FOUND, "Latest(nope)"),
+    (lambda r: r.model_spec.version.__setattr__("value", 9), grpc.StatusCode.NOT_FOUND, "Specific(toy, 9)"),
+    (lambda r: setattr(r.model_spec, "signature_name", "zzz"), grpc.StatusCode.INVALID_ARGUMENT, '"zzz" not found'),
+    (lambda r: r.inputs["x"].CopyFrom(tf.make_tensor_proto([1.0], dtype=tf.float64)), grpc.StatusCode.INVALID_ARGUMENT,
+     "to be float32 but float64"),
+    (lambda r: r.inputs["q"].CopyFrom(tf.make_tensor_proto([1.0])), grpc.StatusCode.INVALID_ARGUMENT, "unknown ['q']"),
+    (lambda r: r.inputs["x"].CopyFrom(tf.make_tensor_proto([[1.0]])), grpc.StatusCode.INVALID_ARGUMENT, "shape [1, 1]"),
+])
+def test_grpc_errors_carry_tf_serving_status_codes(stubs, mutate, code, message):
+    prediction, _ = stubs
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "toy"
+    request.inputs["x"].CopyFrom(tf.make_tensor_proto([1.0], dtype=tf.float32))
+    mutate(request)
+    with pytest.raises(grpc.RpcError) as raised:
+        prediction.Predict(request, timeout=60)
+    assert raised.value.code() == code
+    assert message in raised.value.details()
+
+
+# --- an exported zoo model: every signature, the card and the warm-up requests -------------------------
+
+
+@pytest.fixture(scope="module")
+def zoo_model(contract_data, contract_schema, tmp_path_factory):
+    """logistic_regression exported as the Trainer exports it, with its card and real warm-up examples."""
+    import zoo
+    from pipelines.export import export_serving_model
+
+    tf.keras.utils.set_random_seed(0)
+    model = zoo.create("logistic_regression", contract_data["spec"])
+    base = tmp_path_factory.mktemp("zoo_model")
+    export_serving_model(model, contract_data["transform_output"], contract_schema, str(base / "1"),
+                         card=zoo.get_card("logistic_regression"),
+                         warmup_examples=contract_data["serialized"].numpy()[:12].tolist())
+    expected = model(contract_data["inputs"], training=False).numpy()[:, 0]
+    with server.start_server("ctr", str(base)) as handle:
+        yield handle, base / "1", expected
+
+
+def test_export_writes_card_and_warmup_requests(zoo_model):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    _, path, _ = zoo_model
+    card = json.loads((path / "assets.extra" / "zoo_card.json").read_text())
+    assert card["name"] == "logistic_regression"
+    records = list(tf.compat.v1.io.tf_record_iterator(str(path / "assets.extra" / "tf_serving_warmup_requests")))
+    kinds = [prediction_log_pb2.PredictionLog.FromString(r).WhichOneof("log_type") for r in records]
+    assert kinds == ["predict_log", "classify_log"] * 2  # 12 examples in batches of 8
+
+
+def test_exported_signatures_and_methods(zoo_model):
+    handle, _, _ = zoo_model
+    _, reply = _call(f"{handle.url}/v1/models/ctr/metadata")
+    defs = reply["metadata"]["signature_def"]["signature_def"]
+    assert defs["classify"]["method_name"] == "tensorflow/serving/classify"
+    assert set(defs["classify"]["inputs"]) == {"inputs"}
+    assert set(defs["classify"]["outputs"]) == {"classes", "scores"}
+    assert set(defs["predict_raw"]["inputs"]) == {"user", "item", "city", "tags", "history", "price", "age", "ts"}
+
+
+def _raw_instance(row: dict) -> dict:
+    """A contract-schema row as predict_raw's named inputs (absent values as 0 / "")."""
+    def scalar(value, empty):
+        value = value[0] if isinstance(value, list) and value else value
+        return empty if value in (None, []) else value
+    return {"user": scalar(row.get("user"), ""), "item": scalar(row.get("item"), 0),
+            "city": scalar(row.get("city"), ""), "tags": scalar(row.get("tags"), ""), "price": float(scalar(row.get("price"), 0.0)),
+            "age": scalar(row.get("age"), 0), "ts": scalar(row.get("ts"), 0),
+            "history": (list(row.get("history") or []) + [0] * 4)[:4]}
+
+
+def test_exported_model_over_rest_and_grpc_agrees_with_the_model(zoo_model, contract_data):
+    handle, _, expected = zoo_model
+    rows = 6
+    serialized = contract_data["serialized"].numpy()[:rows].tolist()
+    _, by_example = _call(f"{handle.url}/v1/models/ctr:predict", {"instances": [_b64(s) for s in serialized]})
+    assert [p[0] for p in by_example["predictions"]] == pytest.approx(expected[:rows], abs=1e-6)
+
+    _, classified = _call(f"{handle.url}/v1/models/ctr:classify",
+                          {"signature_name": "classify", "examples": [_json_features(s) for s in serialized]})
+    assert [[label for label, _ in r] for r in classified["results"]] == [["0", "1"]] * rows
+    assert [r[1][1] for r in classified["results"]] == pytest.approx(expected[:rows], abs=1e-6)
+
+    with grpc.insecure_channel(handle.grpc_target) as channel:
+        request = classification_pb2.ClassificationRequest()
+        request.model_spec.name, request.model_spec.signature_name = "ctr", "classify"
+        request.input.example_list.examples.extend(tf.train.Example.FromString(s) for s in serialized)
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Classify(request, timeout=60)
+    assert [c.classes[1].score for c in response.result.classifications] == pytest.approx(expected[:rows], abs=1e-6)
+
+
+def test_predict_raw_takes_named_json_features(zoo_model, contract_data):
+    handle, _, expected = zoo_model
+    def representable(row):  # 0 means "no value" in predict_raw, so rows holding a real 0 are left out
+        values = [v for k, v in row.items() if k != "label" for v in (v if isinstance(v, list) else [v])]
+        return len(row.get("history") or []) <= 4 and 0 not in values
+
+    rows = [r for r in contract_data["rows"][:60] if representable(r)][:5]
+    assert len(rows) == 5
+    indices = [contract_data["rows"].index(r) for r in rows]
+    status, reply = _call(f"{handle.url}/v1/models/ctr:predict",
+                          {"signature_name": "predict_raw", "instances": [_raw_instance(r) for r in rows]})
+    assert status == 200, reply
+    assert [p[0] for p in reply["predictions"]] == pytest.approx(expected[indices], abs=1e-5)
+
+
+def _json_features(serialized: bytes) -> dict:
+    """A tf.Example as the JSON features :classify takes."""
+    features = tf.train.Example.FromString(serialized).features.feature
+    json_features = {}
+    for name, feature in features.items():
+        kind = feature.WhichOneof("kind")
+        values = list(getattr(feature, kind).value) if kind else []
+        json_features[name] = [v.decode() for v in values] if kind == "bytes_list" else values
+    return json_features

@@ -3,7 +3,11 @@
     zoo models list [PATTERN] [--task T] [--family F]
     zoo models show NAME
     zoo pipeline run CONFIG [--output_dir DIR]
-    zoo serve --model_name NAME --model_base_path DIR --rest_api_port PORT
+    zoo pipeline runs CONFIG [--output_dir DIR]
+    zoo pipeline report CONFIG [RUN] [--output_dir DIR]
+    zoo serve --model_name NAME --model_base_path DIR --rest_api_port PORT [--port GRPC_PORT]
+    zoo serve --model_config_file models.config [--enable_batching ...]
+    zoo export-config SERVING_ROOT [--output FILE] [--base_path_prefix /models]
     zoo demo [--config CONFIG] [--output_dir DIR]
 
 Each subcommand only parses flags and calls the library.
@@ -45,12 +49,30 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("config")
     run.add_argument("--output_dir", help="override the config's output_dir")
     run.set_defaults(handler=_pipeline_run)
+    runs = pipeline.add_parser("runs", help="past runs with their metrics, blessing and pushed version")
+    runs.add_argument("config")
+    runs.add_argument("--output_dir", help="override the config's output_dir")
+    runs.set_defaults(handler=_pipeline_runs)
+    report = pipeline.add_parser("report", help="(re)write a run's HTML report")
+    report.add_argument("config")
+    report.add_argument("run", nargs="?", default=None, help="run id from `zoo pipeline runs` (default: the latest)")
+    report.add_argument("--output_dir", help="override the config's output_dir")
+    report.set_defaults(handler=_pipeline_report)
 
     from serving.server import build_arg_parser
 
-    serve = commands.add_parser("serve", help="serve SavedModels over TF Serving's REST API")
+    serve = commands.add_parser("serve", help="serve SavedModels over TF Serving's REST and gRPC APIs")
     build_arg_parser(serve)
     serve.set_defaults(handler=_serve)
+
+    export_config = commands.add_parser("export-config", help="write a TF Serving models.config for a serving root")
+    export_config.add_argument("serving_root", help="directory of NAME/<version>/saved_model.pb models")
+    export_config.add_argument("--output", default=None, help="file to write (default: SERVING_ROOT/models.config)")
+    export_config.add_argument("--model_version_policy", default="latest",
+                               help="latest[:N], all or specific:V1,V2 (default: latest)")
+    export_config.add_argument("--base_path_prefix", default=None,
+                               help="write base paths under this prefix, e.g. /models inside a container")
+    export_config.set_defaults(handler=_export_config)
 
     demo = commands.add_parser("demo", help="the main job: run the MovieLens pipeline, then serve and query it")
     demo.add_argument("--config", default=None, help="pipeline config (default: configs/movielens_ctr.yaml)")
@@ -113,6 +135,34 @@ def _pipeline_run(args) -> int:
     return 0 if summary.pushed_path else 3
 
 
+def _pipeline_runs(args) -> int:
+    from pipelines.runs import format_runs, list_runs
+    from pipelines.tasks import get_task
+
+    config = _load(args)
+    runs = list_runs(config.metadata_path, config.pipeline_name)
+    if not runs:
+        print(f"no runs of {config.pipeline_name} recorded in {config.metadata_path}", file=sys.stderr)
+        return 1
+    header, *rows = format_runs(runs, get_task(config.task).headline_metric)
+    _print_table(header, rows)
+    return 0
+
+
+def _pipeline_report(args) -> int:
+    from pipelines.report import write_report
+    from pipelines.runs import list_runs
+
+    config = _load(args)
+    runs = {run.run_id: run for run in list_runs(config.metadata_path, config.pipeline_name)}
+    run_id = args.run or (list(runs)[-1] if runs else None)
+    if run_id not in runs:
+        print(f"error: no run {run_id!r} of {config.pipeline_name}; `zoo pipeline runs` lists them", file=sys.stderr)
+        return 2
+    print(write_report(config, runs[run_id]))
+    return 0
+
+
 def _serve(args) -> int:
     import logging
 
@@ -120,6 +170,24 @@ def _serve(args) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return serve(args)
+
+
+def _export_config(args) -> int:
+    import os
+
+    from serving.config import MODEL_CONFIG_FILE, VersionPolicy, discover_models, models_config_text
+    from serving.errors import ModelLoadError
+
+    try:
+        specs = discover_models(args.serving_root, VersionPolicy.parse(args.model_version_policy), args.base_path_prefix)
+    except (ModelLoadError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    output = args.output or os.path.join(args.serving_root, MODEL_CONFIG_FILE)
+    with open(output, "w", encoding="utf-8") as stream:
+        stream.write(models_config_text(specs))
+    print(f"wrote {output}: {', '.join(spec.name for spec in specs)}")
+    return 0
 
 
 def _demo(args) -> int:

@@ -7,6 +7,10 @@ A model never sees raw data. It sees Transform's output, described here:
 - ``NumericFeature``: float32 ``[batch]``, already normalized.
 - ``SequenceFeature``: int64 ids ``[batch, max_len]``, right-padded with 0 (the mask is ``ids != 0``).
 
+Id features may ``share`` another id feature's vocabulary and embedding table (a watch history
+and the candidate movie), and may be embedded compositionally with ``qr_collisions`` (the
+quotient-remainder trick of arXiv:1909.02107); both options reach every model through the spec.
+
 ``FeatureSpec.from_schema`` derives a spec from a TFMD schema plus the vocabulary sizes that
 Transform computed, so the same model class runs on any data set whose schema provides the
 feature kinds its card asks for.
@@ -31,6 +35,8 @@ class CategoricalFeature:
     name: str
     vocab_size: int
     embedding_dim: int | None = None
+    shares: str | None = None  # embed with this feature's table (same vocabulary)
+    qr_collisions: int | None = None  # M: quotient table ceil(V/M) rows + remainder table M rows
     kind: str = dataclasses.field(default=CATEGORICAL, init=False)
 
 
@@ -46,6 +52,8 @@ class SequenceFeature:
     vocab_size: int
     max_len: int
     embedding_dim: int | None = None
+    shares: str | None = None
+    qr_collisions: int | None = None
     kind: str = dataclasses.field(default=SEQUENCE, init=False)
 
 
@@ -68,6 +76,19 @@ class FeatureSpec:
         for f in self.features:
             if getattr(f, "vocab_size", 1) < 1 or getattr(f, "max_len", 1) < 1:
                 raise FeatureError(f"feature {f.name!r}: vocab_size and max_len must be positive")
+            if (getattr(f, "qr_collisions", None) or 1) < 1:
+                raise FeatureError(f"feature {f.name!r}: qr_collisions must be positive")
+        by_name = {f.name: f for f in self.features}
+        for f in self.features:
+            if getattr(f, "shares", None) is None:
+                continue
+            owner = by_name.get(f.shares)
+            if owner is None or owner.kind == NUMERIC or owner.shares is not None:
+                raise FeatureError(f"feature {f.name!r} shares {f.shares!r}, which must be an id feature "
+                                   "of this spec that does not itself share")
+            if f.vocab_size != owner.vocab_size or f.embedding_dim or f.qr_collisions:
+                raise FeatureError(f"feature {f.name!r} shares {owner.name!r}: it must have the same vocab_size "
+                                   f"({owner.vocab_size}) and no embedding_dim or qr_collisions of its own")
 
     def of_kind(self, kind: str) -> tuple[Feature, ...]:
         return tuple(f for f in self.features if f.kind == kind)
@@ -75,6 +96,21 @@ class FeatureSpec:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
+
+    def table_owner(self, name: str) -> str:
+        """The feature whose embedding table ``name`` uses: itself unless it shares one."""
+        return next(f for f in self.features if f.name == name).shares or name
+
+    def with_compositional(self, collisions: int, min_vocab_size: int = 0) -> "FeatureSpec":
+        """This spec with quotient-remainder embeddings (``collisions`` = M) for every table of at
+        least ``min_vocab_size`` rows; sharing features follow their owner's table.
+        """
+        features = tuple(
+            dataclasses.replace(f, qr_collisions=collisions)
+            if f.kind != NUMERIC and f.shares is None and f.vocab_size >= max(min_vocab_size, 1) else f
+            for f in self.features
+        )
+        return FeatureSpec(features, self.label)
 
     def require(self, needs: Mapping[str, str], model_name: str) -> None:
         """Raises a clear error when a feature kind that ``needs`` marks required is absent."""
@@ -115,18 +151,22 @@ class FeatureSpec:
 
 
 def _model_features(raw: Iterable[schema_lib.SchemaFeature], vocabulary_sizes: Mapping[str, int]):
+    raw = list(raw)
+    by_name = {f.name: f for f in raw}
     for f in raw:
         if f.kind in (CATEGORICAL, SEQUENCE):
-            if f.hashed:
-                size = f.num_buckets + 1
+            encoded = by_name[f.shares] if f.shares else f  # a sharing feature uses its owner's ids
+            if encoded.hashed:
+                size = encoded.num_buckets + 1
             elif f.name in vocabulary_sizes:
                 size = vocabulary_sizes[f.name] + RESERVED_IDS
             else:
                 raise FeatureError(f"no vocabulary size for categorical feature {f.name!r}")
+            options = dict(embedding_dim=f.embedding_dim, shares=f.shares, qr_collisions=f.qr_collisions)
             if f.kind == CATEGORICAL:
-                yield CategoricalFeature(f.name, size, f.embedding_dim)
+                yield CategoricalFeature(f.name, size, **options)
             else:
-                yield SequenceFeature(f.name, size, f.max_len, f.embedding_dim)
+                yield SequenceFeature(f.name, size, f.max_len, **options)
         elif f.kind == NUMERIC:
             yield NumericFeature(f.name)
             if f.bucket_feature:

@@ -10,6 +10,10 @@ sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
 - ``zoo.num_buckets=N`` hashes a categorical into N buckets instead of learning a vocabulary,
   or, on a numeric feature, also emits ``<name>_bucket``: its quantile bucket as a categorical.
 - ``zoo.embedding_dim=N`` gives this feature its own embedding size.
+- ``zoo.shares=OTHER`` encodes a categorical or sequence feature with OTHER's vocabulary and
+  embeds it with OTHER's table (e.g. a history of movie ids sharing ``movie_id``'s table).
+- ``zoo.qr_collisions=M`` embeds the feature compositionally (quotient-remainder trick): two
+  tables of ``ceil(V/M)`` and ``M`` rows instead of one of ``V`` rows.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH = "categorical", "numeric", "sequence", "label", "passthrough"
-_TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim"}
+_TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim", "shares", "qr_collisions"}
 
 
 class SchemaError(ValueError):
@@ -40,6 +44,8 @@ class SchemaFeature:
     delimiter: str | None = None
     num_buckets: int | None = None
     embedding_dim: int | None = None
+    shares: str | None = None
+    qr_collisions: int | None = None
 
     @property
     def hashed(self) -> bool:
@@ -65,6 +71,19 @@ def schema_features(schema: schema_pb2.Schema) -> list[SchemaFeature]:
     labels = [f.name for f in features if f.kind == LABEL]
     if len(labels) > 1:
         raise SchemaError(f"schema marks several labels: {labels}; tag exactly one with zoo.role=label")
+    by_name = {f.name: f for f in features}
+    for f in features:
+        if f.shares is None:
+            continue
+        owner = by_name.get(f.shares)
+        if owner is None or owner.kind not in (CATEGORICAL, SEQUENCE) or owner.shares is not None:
+            raise SchemaError(f"feature {f.name!r}: zoo.shares={f.shares} must name a categorical or sequence "
+                              "feature that does not itself share")
+        if f.kind not in (CATEGORICAL, SEQUENCE) or f.num_buckets or f.qr_collisions or f.embedding_dim:
+            raise SchemaError(f"feature {f.name!r}: a sharing feature is categorical or sequence and takes its "
+                              "vocabulary, buckets and embedding from the feature it shares")
+        if owner.dtype != f.dtype:
+            raise SchemaError(f"feature {f.name!r} ({f.dtype}) cannot share {owner.name!r} ({owner.dtype})")
     return features
 
 
@@ -128,4 +147,6 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         delimiter=tags.get("delimiter"),
         num_buckets=_positive_int(feature.name, "num_buckets", tags.get("num_buckets")),
         embedding_dim=_positive_int(feature.name, "embedding_dim", tags.get("embedding_dim")),
+        shares=tags.get("shares"),
+        qr_collisions=_positive_int(feature.name, "qr_collisions", tags.get("qr_collisions")),
     )

@@ -21,6 +21,73 @@ def feature_inputs(spec: FeatureSpec) -> dict[str, keras.Input]:
     return inputs
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class CompositionalEmbedding(keras.layers.Layer):
+    """Quotient-remainder embeddings ("Compositional Embeddings Using Complementary Partitions for
+    Memory-Efficient Recommendation Systems", arXiv:1909.02107).
+
+    Id ``i`` of a vocabulary of ``V`` ids gets ``e_i = Q[i // M] * R[i mod M]`` ("mult") or
+    ``Q[i // M] + R[i mod M]`` ("add"): tables of ``ceil(V/M) + M`` rows instead of ``V``. The two
+    partitions are complementary, so no two ids share both rows and every id keeps a unique vector.
+    """
+
+    OPERATIONS = ("mult", "add")
+
+    def __init__(self, vocab_size, output_dim, collisions, operation="mult", embeddings_initializer="uniform",
+                 embeddings_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if operation not in self.OPERATIONS:
+            raise ValueError(f"operation must be one of {self.OPERATIONS}, got {operation!r}")
+        self.vocab_size = int(vocab_size)
+        self.output_dim = int(output_dim)
+        self.collisions = int(collisions)
+        self.operation = operation
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        # A remainder of ones ("mult") or zeros ("add") starts every id at its quotient row, i.e. like a
+        # plain table initialized with ``embeddings_initializer``.
+        remainder_init = "ones" if operation == "mult" else "zeros"
+        self.quotient = keras.layers.Embedding(-(-self.vocab_size // self.collisions), self.output_dim,
+                                               embeddings_initializer=self.embeddings_initializer,
+                                               embeddings_regularizer=self.embeddings_regularizer, name="quotient")
+        self.remainder = keras.layers.Embedding(self.collisions, self.output_dim, embeddings_initializer=remainder_init,
+                                                embeddings_regularizer=self.embeddings_regularizer, name="remainder")
+
+    def call(self, ids):
+        quotient = self.quotient(ids // self.collisions)
+        remainder = self.remainder(ids % self.collisions)
+        return quotient * remainder if self.operation == "mult" else quotient + remainder
+
+    @property
+    def rows(self) -> int:
+        return self.quotient.input_dim + self.remainder.input_dim
+
+    def get_config(self):
+        config = constructor_config(self, super().get_config())
+        config["embeddings_initializer"] = keras.initializers.serialize(self.embeddings_initializer)
+        config["embeddings_regularizer"] = keras.regularizers.serialize(self.embeddings_regularizer)
+        return config
+
+
+def embedding_table(feature, output_dim: int, name: str, **options):
+    """The table of one id feature: a ``CompositionalEmbedding`` when it sets ``qr_collisions``,
+    else a plain ``Embedding``. ``options`` are the initializer and regularizer.
+    """
+    if feature.qr_collisions:
+        return CompositionalEmbedding(feature.vocab_size, output_dim, feature.qr_collisions, name=name, **options)
+    return keras.layers.Embedding(feature.vocab_size, output_dim, name=name, **options)
+
+
+def embedding_tables(spec: FeatureSpec, output_dim: int, prefix: str, **options) -> dict:
+    """One table per id feature of ``spec``, in spec order; a sharing feature maps to its owner's
+    table object.
+    """
+    id_features = spec.of_kind(CATEGORICAL) + spec.of_kind(SEQUENCE)
+    owned = {f.name: embedding_table(f, output_dim, f"{prefix}_{f.name}", **options)
+             for f in id_features if f.shares is None}
+    return {f.name: owned[f.shares or f.name] for f in id_features}
+
+
 def _masked_mean(vectors, ids):
     """Mean of ``vectors [batch, len, d]`` over the positions whose id is not padding (0)."""
     mask = tf.cast(tf.not_equal(ids, 0), vectors.dtype)[..., tf.newaxis]
@@ -32,8 +99,9 @@ def _masked_mean(vectors, ids):
 class FeatureEmbedding(keras.layers.Layer):
     """Embeds every feature of a ``FeatureSpec`` as one field vector.
 
-    Categorical ids look up their own table; a sequence's embeddings are averaged over its
-    non-padding positions (``mask = ids != 0``). Numeric features are returned as a dense
+    Categorical ids look up their own table (or the table of the feature they ``share``; tables are
+    compositional where the spec sets ``qr_collisions``); a sequence's embeddings are averaged over its
+    non-padding positions (``mask = ids != 0``); ``lookup`` gives them unpooled. Numeric features are returned as a dense
     ``[batch, n_numeric]`` block, or, with ``numeric_as_fields`` (the FM view of a real-valued
     feature), as fields ``x_i * v_i`` with a learned vector ``v_i`` per feature.
 
@@ -48,16 +116,14 @@ class FeatureEmbedding(keras.layers.Layer):
         self.numeric_as_fields = bool(numeric_as_fields)
         self.l2 = float(l2)
         regularizer = keras.regularizers.l2(self.l2) if self.l2 else None
-        self._tables = {}
         for f in self.features.of_kind(CATEGORICAL) + self.features.of_kind(SEQUENCE):
             if f.embedding_dim not in (None, self.embedding_dim):
                 raise ValueError(
                     f"feature {f.name!r} asks for embedding_dim {f.embedding_dim}, but this model stacks "
                     f"fields and needs one size for all ({self.embedding_dim})"
                 )
-            self._tables[f.name] = keras.layers.Embedding(
-                f.vocab_size, self.embedding_dim, embeddings_regularizer=regularizer, name=f"embedding_{f.name}"
-            )
+        self._tables = embedding_tables(self.features, self.embedding_dim, "embedding",
+                                        embeddings_regularizer=regularizer)
         self._numeric = [f.name for f in self.features.of_kind(NUMERIC)]
 
     def build(self, input_shape):
@@ -67,6 +133,10 @@ class FeatureEmbedding(keras.layers.Layer):
                 initializer="glorot_uniform", trainable=True,
             )
         super().build(input_shape)
+
+    def lookup(self, name, ids):
+        """The unpooled vectors ``[..., embedding_dim]`` of ``ids`` in feature ``name``'s table."""
+        return self._tables[name](ids)
 
     @property
     def num_fields(self) -> int:
@@ -120,11 +190,8 @@ class LinearTerms(keras.layers.Layer):
         self.cross_buckets = int(cross_buckets)
         self.l2 = float(l2)
         regularizer = keras.regularizers.l2(self.l2) if self.l2 else None
-        self._tables = {
-            f.name: keras.layers.Embedding(f.vocab_size, 1, embeddings_initializer="zeros",
-                                           embeddings_regularizer=regularizer, name=f"linear_{f.name}")
-            for f in self.features.of_kind(CATEGORICAL) + self.features.of_kind(SEQUENCE)
-        }
+        self._tables = embedding_tables(self.features, 1, "linear", embeddings_initializer="zeros",
+                                        embeddings_regularizer=regularizer)
         self._hashers = [keras.layers.HashedCrossing(self.cross_buckets) for _ in self.crosses]
         self._cross_weights = [
             keras.layers.Embedding(self.cross_buckets, 1, embeddings_initializer="zeros",

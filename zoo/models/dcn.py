@@ -6,9 +6,12 @@ import tensorflow_recommenders as tfrs
 from zoo.backend import keras
 from zoo.features import FeatureSpec
 from zoo.layers import MLP, FeatureEmbedding, feature_inputs
-from zoo.layers.cross import CrossV1
+from zoo.layers.cross import CrossMix, CrossV1
 from zoo.models.base import TABULAR_INPUTS, ZooModel, cross_and_deep_logit, flat_fields, probability_head
 from zoo.registry import Paper, register_model
+
+_DCN_V2_PAPER = Paper("DCN V2: Improved Deep & Cross Network and Practical Lessons for Web-scale "
+                      "Learning to Rank Systems", "2008.13535")
 
 @keras.saving.register_keras_serializable(package="zoo")
 class DCNv2(ZooModel):
@@ -17,7 +20,9 @@ class DCNv2(ZooModel):
 
     ``x_0`` concatenates all embeddings and dense features; each cross layer computes
     ``x_{l+1} = x_0 * (W_l x_l + b_l) + x_l`` (``tfrs.layers.dcn.Cross``; with ``projection_dim``
-    r, ``W_l = U_l V_l^T`` is low-rank). ``structure="stacked"`` feeds the cross network's output
+    r, ``W_l = U_l V_l^T`` is low-rank). With ``num_experts`` > 1 each layer is the paper's mixture
+    of low-rank experts, DCN-Mix (``CrossMix``: rank ``projection_dim``, default 32, softmax gate).
+    ``structure="stacked"`` feeds the cross network's output
     to the MLP; ``"parallel"`` runs both on ``x_0`` and concatenates them. A final linear layer
     gives the logit.
 
@@ -26,18 +31,23 @@ class DCNv2(ZooModel):
       embedding_dim: size of every categorical embedding.
       num_cross_layers: depth of the cross network (the highest polynomial degree is this + 1).
       projection_dim: rank r of the low-rank cross layers; ``None`` = full rank.
+      num_experts: ``None`` or 1 = one cross matrix per layer; K > 1 = DCN-Mix with K experts.
       hidden_units, activation, dropout: the deep network.
       structure: "stacked" or "parallel".
       l2: L2 penalty on embeddings.
     """
 
-    def __init__(self, features, embedding_dim=16, num_cross_layers=3, projection_dim=None,
+    def __init__(self, features, embedding_dim=16, num_cross_layers=3, projection_dim=None, num_experts=None,
                  hidden_units=(512, 256), activation="relu", dropout=0.0, structure="stacked", l2=0.0, **kwargs):
         features = FeatureSpec.coerce(features)
         inputs = feature_inputs(features)
         fields, dense = FeatureEmbedding(features, embedding_dim, l2=l2, name="embedding")(inputs)
-        crosses = [tfrs.layers.dcn.Cross(projection_dim=projection_dim, name=f"cross_{i}")
-                   for i in range(num_cross_layers)]
+        if num_experts and num_experts > 1:
+            crosses = [CrossMix(num_experts, projection_dim or 32, name=f"cross_mix_{i}")
+                       for i in range(num_cross_layers)]
+        else:
+            crosses = [tfrs.layers.dcn.Cross(projection_dim=projection_dim, name=f"cross_{i}")
+                       for i in range(num_cross_layers)]
         deep = MLP(hidden_units, activation=activation, dropout=dropout, name="deep")
         outputs = probability_head(cross_and_deep_logit(flat_fields(fields, dense), crosses, deep, structure))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -45,6 +55,7 @@ class DCNv2(ZooModel):
         self.embedding_dim = embedding_dim
         self.num_cross_layers = num_cross_layers
         self.projection_dim = projection_dim
+        self.num_experts = num_experts
         self.hidden_units = tuple(hidden_units)
         self.activation = activation
         self.dropout = dropout
@@ -55,12 +66,23 @@ class DCNv2(ZooModel):
 @register_model(
     family="dcn", task="ranking", model_class=DCNv2,
     inputs=TABULAR_INPUTS,
-    paper=Paper("DCN V2: Improved Deep & Cross Network and Practical Lessons for Web-scale "
-                "Learning to Rank Systems", "2008.13535"),
+    paper=_DCN_V2_PAPER,
     defaults=dict(embedding_dim=16, num_cross_layers=3, projection_dim=None, hidden_units=(512, 256),
                   structure="stacked"),
 )
 def dcn_v2(features, **hparams):
+    return DCNv2(features, **hparams)
+
+
+@register_model(
+    family="dcn", task="ranking", model_class=DCNv2,
+    inputs=TABULAR_INPUTS,
+    paper=_DCN_V2_PAPER,
+    defaults=dict(embedding_dim=16, num_cross_layers=3, projection_dim=32, num_experts=4, hidden_units=(512, 256),
+                  structure="parallel"),
+)
+def dcn_mix(features, **hparams):
+    """DCN V2's mixture of low-rank cross experts (DCN-Mix), parallel with the deep network."""
     return DCNv2(features, **hparams)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zoo.backend import keras
 from zoo.features import CATEGORICAL, FeatureSpec
-from zoo.layers import MLP, feature_inputs
+from zoo.layers import MLP, embedding_table, feature_inputs
 from zoo.models.base import ZooModel, probability_head
 from zoo.registry import Paper, register_model
 
@@ -33,9 +33,10 @@ def _user_and_item(features, user_feature, item_feature):
 
 
 def _embed(inputs, feature, dim, branch, l2):
-    return keras.layers.Embedding(
-        feature.vocab_size, dim, embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
-        embeddings_regularizer=keras.regularizers.l2(l2) if l2 else None, name=f"{branch}_embedding_{feature.name}",
+    return embedding_table(
+        feature, dim, f"{branch}_embedding_{feature.name}",
+        embeddings_initializer=keras.initializers.RandomNormal(stddev=0.01),
+        embeddings_regularizer=keras.regularizers.l2(l2) if l2 else None,
     )(inputs[feature.name])
 
 

@@ -1,0 +1,1 @@
+"""Multi-task benchmarks (UCI Adult)."""

@@ -1,0 +1,1 @@
+"""Pipeline benchmarks: run one as ``.venv/bin/python -m benchmarks.pipeline.<module>``."""

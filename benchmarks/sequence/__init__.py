@@ -1,0 +1,1 @@
+"""Behaviour-sequence and sequential recommenders on MovieLens latest-small (see each module)."""

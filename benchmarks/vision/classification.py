@@ -1,0 +1,107 @@
+"""Image classification: DenseNet-BC and the backbones trained on real digits; ImageNet-size
+parameters and inference throughput next to ``tf.keras.applications.DenseNet121``.
+
+Part 1, training: scikit-learn's handwritten digits (1,797 real 8x8 images, 10 classes, shipped
+with scikit-learn) upsampled to ``--size`` (pixel repetition), stratified 80/20 split, Adam 1e-3,
+``--epochs`` epochs; held-out accuracy and wall-clock training time. The ImageNet-configured
+backbones (stride 32) are trained as registered, only ``num_classes`` and ``input_shape`` changed.
+
+Part 2, throughput: every ImageNet-size model at 224x224x3 with 1000 classes, images/s of
+``predict`` on ``--batch`` random images (median of ``--repeats`` runs after a warm-up), and
+the ratio to ``tf.keras.applications.DenseNet121`` (weights=None) measured in the same process.
+
+    .venv/bin/python -m benchmarks.vision.classification [--size 32] [--epochs 3] [--batch 8]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import zoo
+from benchmarks.report import save
+from zoo.backend import keras
+from zoo.data import digits
+
+TRAINED = ["densenet_bc_100", "densenet121", "res2net50", "dpn68", "dpn92", "hardnet68", "vovnet39"]
+IMAGENET = ["densenet121", "densenet169", "densenet201", "densenet264", "res2net50", "dpn68", "dpn92", "hardnet68",
+            "vovnet39"]
+
+
+def images_per_second(model, batch, repeats):
+    images = np.random.default_rng(0).random((batch, 224, 224, 3), dtype=np.float32)
+    model.predict(images, batch_size=batch, verbose=0)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.predict(images, batch_size=batch, verbose=0)
+        times.append(time.perf_counter() - start)
+    return batch / float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=8, help="throughput batch at 224x224")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip_training", action="store_true")
+    args = parser.parse_args()
+
+    training = []
+    if not args.skip_training:
+        (x_train, y_train), (x_test, y_test) = digits.load(args.size, seed=args.seed)
+        for name in TRAINED:
+            keras.utils.set_random_seed(args.seed)
+            model = zoo.create(name, input_shape=(args.size, args.size, 1), num_classes=10)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                          metrics=["accuracy"])
+            start = time.perf_counter()
+            model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=0)
+            seconds = time.perf_counter() - start
+            _, accuracy = model.evaluate(x_test, y_test, verbose=0)
+            training.append({"model": name, "params": model.count_params(), "accuracy": accuracy,
+                             "train_seconds": seconds})
+            print(training[-1], flush=True)
+
+    reference = keras.applications.DenseNet121(weights=None)
+    reference_speed = images_per_second(reference, args.batch, args.repeats)
+    throughput = [{"model": "tf.keras.applications.DenseNet121", "params": reference.count_params(),
+                   "images_per_second": reference_speed, "ratio": 1.0}]
+    for name in IMAGENET:
+        model = zoo.create(name)
+        speed = images_per_second(model, args.batch, args.repeats)
+        throughput.append({"model": name, "params": model.count_params(), "images_per_second": speed,
+                           "ratio": speed / reference_speed})
+        print(throughput[-1], flush=True)
+
+    notes = [f"throughput: 224x224x3, 1000 classes, batch {args.batch}, median of {args.repeats} predict calls "
+             "after a warm-up, float32 on CPU; ratio = images/s / tf.keras.applications.DenseNet121's images/s "
+             "in the same process (target >= 1.0 for the DenseNet variants that mirror it)",
+             "CPU run on a 2-core machine shared with other jobs (see the load average): timings are noisy"]
+    table = [["model", "params", "224x224 images/s", "ratio to keras DenseNet121", "digits accuracy",
+              "digits train s"]]
+    trained = {row["model"]: row for row in training}
+    if training:
+        notes.insert(0, f"digits: sklearn load_digits upsampled 8 -> {args.size} px, 1 channel, stratified 80/20 "
+                        f"split (seed {args.seed}), {args.epochs} epochs, batch {args.batch_size}, Adam 1e-3")
+        table += [[name, trained[name]["params"], "", "", f"{trained[name]['accuracy']:.4f}",
+                   f"{trained[name]['train_seconds']:.0f}"] for name in TRAINED if name not in IMAGENET]
+    for row in throughput:
+        fit = trained.get(row["model"])
+        table.append([row["model"], row["params"], f"{row['images_per_second']:.1f}", f"{row['ratio']:.2f}",
+                      f"{fit['accuracy']:.4f}" if fit else "", f"{fit['train_seconds']:.0f}" if fit else ""])
+    save("vision_classification", {
+        "title": "Image classification: digits accuracy, ImageNet-size parameters and throughput",
+        "command": ".venv/bin/python -m benchmarks.vision.classification "
+                   + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k != "skip_training")
+                   + (" --skip_training" if args.skip_training else ""),
+        "notes": notes, "table": table, "training": training, "throughput": throughput,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""Runs a pipeline with the orchestrator that ``runner`` in the config names.
+
+- ``local`` (default): ``LocalDagRunner``, components one after another in this process.
+- ``beam``: ``BeamDagRunner``, components as the steps of a Beam pipeline.
+- ``kubeflow_v2``: compiles the pipeline into a Kubeflow Pipelines / Vertex AI Pipelines job spec
+  (``<output_dir>/<pipeline_name>_pipeline.json``) without running it; the cluster runs it.
+
+Whatever the orchestrator, ``beam_pipeline_args`` (``tfx.dsl.Pipeline(beam_pipeline_args=...)``)
+choose where the components' own Beam jobs run: Beam's DirectRunner on this machine by default
+(``--direct_running_mode=in_memory|multi_processing --direct_num_workers=N``), or Flink, Spark,
+Dataflow, or any portable runner (see the README).
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Callable, Mapping
+
+from pipelines.config import PipelineConfig
+
+#: The container image of the Kubeflow V2 components: TFX's own plus this package (see the README).
+KUBEFLOW_IMAGE_ENV = "ZOO_KUBEFLOW_IMAGE"
+DEFAULT_KUBEFLOW_IMAGE = "gcr.io/tfx-oss-public/tfx:1.16.0"
+#: The log messages (with the component id as the argument) that LocalDagRunner and BeamDagRunner
+#: write when a component starts and finishes.
+STARTED_MESSAGES = ("Component %s is running.", "node %s is running.")
+FINISHED_MESSAGES = ("Component %s is finished.", "node %s is finished.")
+
+
+def kubeflow_spec_path(config: PipelineConfig) -> str:
+    return os.path.join(config.output_dir, f"{config.pipeline_name}_pipeline.json")
+
+
+def make_runner(config: PipelineConfig):
+    from tfx import v1 as tfx
+
+    if config.runner == "local":
+        return tfx.orchestration.LocalDagRunner()
+    if config.runner == "beam":
+        from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner  # not in tfx.v1's public API
+
+        return BeamDagRunner()
+    if config.runner == "kubeflow_v2":
+        runner_config = tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=os.environ.get(KUBEFLOW_IMAGE_ENV, DEFAULT_KUBEFLOW_IMAGE)
+        )
+        path = kubeflow_spec_path(config)
+        return tfx.orchestration.experimental.KubeflowV2DagRunner(
+            config=runner_config, output_dir=os.path.dirname(path), output_filename=os.path.basename(path)
+        )
+    raise ValueError(f"unknown runner {config.runner!r}")
+
+
+def run(config: PipelineConfig, pipeline) -> str | None:
+    """Runs ``pipeline`` (or, for ``kubeflow_v2``, compiles it and returns the spec's path)."""
+    make_runner(config).run(pipeline)
+    return kubeflow_spec_path(config) if config.runner == "kubeflow_v2" else None
+
+
+class heartbeat:
+    """While it is open, says every ``interval`` seconds which components are still running, so
+    long Beam stages (minutes at millions of rows) are not silent.
+
+    ``started`` and ``finished`` map component ids to start times (``time.monotonic()``) and
+    durations; the progress handler fills them as the runner logs.
+    """
+
+    def __init__(self, started: Mapping[str, float], finished: Mapping[str, float], echo: Callable[[str], None],
+                 interval: float = 60.0):
+        self.started, self.finished, self.echo, self.interval = started, finished, echo, interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name="pipeline-heartbeat")
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            now = time.monotonic()
+            for name, start in list(self.started.items()):
+                if name not in self.finished:
+                    self.echo(f"[{name}] still running, {now - start:.0f}s")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        return False

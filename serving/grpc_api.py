@@ -1,0 +1,115 @@
+"""TF Serving's gRPC services: ``PredictionService`` (Predict, Classify, Regress, GetModelMetadata)
+and ``ModelService.GetModelStatus``, on the generated stubs of ``tensorflow-serving-api``, so an
+unmodified TF Serving client (``prediction_service_pb2_grpc.PredictionServiceStub``) works.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import time
+from typing import Callable
+
+import grpc
+from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc, prediction_service_pb2_grpc
+
+from serving import protos
+from serving.errors import ServingError
+from serving.metrics import Metrics
+from serving.model_manager import ModelManager
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("serving.access")
+
+
+class _Context:
+    """Model and version a call resolved to, for metrics and the access log."""
+
+    model = ""
+    version = ""
+
+
+def _resolve(manager: ModelManager, model_spec, context: _Context):
+    model = manager.get_model(model_spec.name)
+    context.model = model.name
+    which = model_spec.WhichOneof("version_choice")
+    version = model_spec.version.value if which == "version" else None
+    servable = model.get(version, model_spec.version_label if which == "version_label" else None)
+    context.version = str(servable.version)
+    return servable
+
+
+def _method(api: str, manager: ModelManager, metrics: Metrics, compute: Callable) -> Callable:
+    """A servicer method: resolves the servable, runs ``compute``, maps ServingError to its status."""
+
+    def handler(request, grpc_context):
+        started, context, code = time.perf_counter(), _Context(), grpc.StatusCode.OK
+        try:
+            return compute(request, context)
+        except ServingError as error:
+            code = grpc.StatusCode[error.grpc_code]
+            grpc_context.abort(code, error.message)
+        except Exception as error:  # a bug, not the client's fault: log it, keep serving
+            logger.exception("gRPC %s failed", api)
+            code = grpc.StatusCode.INTERNAL
+            grpc_context.abort(code, f"internal error: {error}")
+        finally:
+            seconds = time.perf_counter() - started
+            if context.model:
+                metrics.observe_request(context.model, context.version, api, "grpc", code.name, seconds,
+                                        code != grpc.StatusCode.OK)
+            if access_logger.isEnabledFor(logging.INFO):
+                access_logger.info(json.dumps({
+                    "protocol": "grpc", "client": grpc_context.peer(), "api": api, "model": context.model,
+                    "version": context.version, "status": code.name, "latency_ms": round(seconds * 1000, 3),
+                }))
+
+    return handler
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, manager: ModelManager, metrics: Metrics):
+        def on_servable(function):
+            return lambda request, context: function(_resolve(manager, request.model_spec, context), request)
+
+        self.Predict = _method("predict", manager, metrics, on_servable(protos.predict))
+        self.Classify = _method("classify", manager, metrics, on_servable(protos.classify))
+        self.Regress = _method("regress", manager, metrics, on_servable(protos.regress))
+        self.GetModelMetadata = _method("metadata", manager, metrics, on_servable(protos.metadata))
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    def __init__(self, manager: ModelManager, metrics: Metrics):
+        def status(request, context):
+            model = manager.get_model(request.model_spec.name)
+            context.model = model.name
+            spec = request.model_spec
+            which = spec.WhichOneof("version_choice")
+            version = spec.version.value if which == "version" else None
+            if which == "version_label":
+                version = model.get(label=spec.version_label).version
+            response = get_model_status_pb2.GetModelStatusResponse()
+            for entry in model.status(version):
+                status = response.model_version_status.add(
+                    version=entry.version, state=get_model_status_pb2.ModelVersionStatus.State.Value(entry.state))
+                status.status.error_code = 2 if entry.error else 0  # tensorflow.error.Code UNKNOWN / OK
+                status.status.error_message = entry.error
+            return response
+
+        self.GetModelStatus = _method("status", manager, metrics, status)
+
+
+def start_grpc_server(manager: ModelManager, metrics: Metrics, address: str, max_message_bytes: int,
+                      max_workers: int = 64) -> tuple[grpc.Server, int]:
+    """Starts the services on ``address`` (``host:port``, port 0 picks one); returns the server and port."""
+    options = [("grpc.max_receive_message_length", max_message_bytes),
+               ("grpc.max_send_message_length", max_message_bytes)]
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="grpc"),
+                         options=options)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, metrics), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, metrics), server)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot bind gRPC to {address}")
+    server.start()
+    return server, port

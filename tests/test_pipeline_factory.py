@@ -1,0 +1,136 @@
+"""The pipeline factory without running it: task selection, several models, the baseline resolver,
+slices, input formats and splits, and the config checks that guard them."""
+from __future__ import annotations
+
+import pathlib
+
+import pandas as pd
+import pytest
+
+from pipelines.config import ConfigError, load_config
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"pipeline_name: p\nschema: {REPO}/schemas/movielens_ctr.pbtxt\n"
+                    f"output_dir: out\nserving_model_name: m\n{text}")
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ("task: ranknig\n", "task 'ranknig' is not a task; pipelines support: \\['ranking'\\]"),
+    ("task: retrieval\n", "task 'retrieval' has no pipeline yet"),
+    ("models: [{name: deepfm}, {name: dcm}]\n", "closest: dcn"),
+    ("models: [{name: fm}, {name: fm}]\n", "distinct names"),
+    ("model: {name: fm}\nmodels: [{name: deepfm}]\n", "either model or models"),
+    ("models: [{name: fm, hparms: {}}]\n", r"models\[0\]: unknown key\(s\) \['hparms'\]"),
+    ("models: [{name: fm}, {name: deepfm}]\nevaluation: {baseline: true}\n", "baseline needs a single model"),
+    ("evaluation: {slices: [wekday]}\n", r"slices \['wekday'\] are not features"),
+    ("data: {source: adult, split: time}\n", "needs a time feature"),
+    ("data: {split: random}\n", "data.split must be one of"),
+    ("data: {source: parquet}\n", "needs data.path"),
+])
+def test_config_errors_are_specific(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(_write(tmp_path, text))
+
+
+def test_a_model_of_another_task_is_refused(tmp_path):
+    import zoo
+
+    other = next(name for name in zoo.list_models() if zoo.get_card(name).task != "ranking")
+    with pytest.raises(ConfigError, match=f"model '{other}' is a .* model but the pipeline's task is 'ranking'"):
+        load_config(_write(tmp_path, f"model: {{name: {other}}}\n"))
+
+
+def test_shipped_configs_load():
+    config = load_config(REPO / "configs" / "movielens_ranking_models.yaml")
+    assert config.trained_models()[0] == ("_logistic_regression", config.models[0], "movielens_logistic_regression")
+    for path in (REPO / "configs").glob("*.yaml"):
+        load_config(path)
+
+
+def _pipeline(tmp_path, text):
+    from pipelines.pipeline import create_pipeline
+
+    config = load_config(_write(tmp_path, text))
+    return config, create_pipeline(config, str(tmp_path / "input"), pathlib.Path(config.schema).read_text())
+
+
+def _ids(pipeline):
+    return [component.id for component in pipeline.components]
+
+
+def test_several_models_share_example_gen_and_transform(tmp_path):
+    config, pipeline = _pipeline(tmp_path, "models: [{name: fm}, {name: dcn, hparams: {num_cross_layers: 1}}]\n"
+                                           "evaluation: {enabled: false}\n")
+    assert sorted(_ids(pipeline)) == sorted([
+        "CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
+        "Trainer_fm", "Pusher_fm", "Trainer_dcn", "Pusher_dcn"])
+    by_id = {c.id: c for c in pipeline.components}
+    assert by_id["Trainer_dcn"].exec_properties["custom_config"]["hparams"] == {"num_cross_layers": 1}
+    destination = by_id["Pusher_dcn"].exec_properties["push_destination"]
+    assert '"base_directory": "' + str(pathlib.Path(config.serving_root) / "m_dcn") in destination
+    assert by_id["Pusher_dcn"].inputs.get("model_blessing") is None  # pushed unconditionally
+
+
+def test_baseline_resolver_feeds_the_evaluator_and_sets_a_change_threshold(tmp_path):
+    _, pipeline = _pipeline(tmp_path, "evaluation: {baseline: true, change_threshold: 0.01, slices: [weekday]}\n")
+    by_id = {c.id: c for c in pipeline.components}
+    assert "LatestBlessedModelResolver" in by_id
+    assert "baseline_model" in by_id["Evaluator"].inputs
+    eval_config = by_id["Evaluator"].exec_properties["eval_config"]
+    assert '"absolute": -0.01' in eval_config and '"direction": "HIGHER_IS_BETTER"' in eval_config
+    assert '"feature_keys": [\n        "weekday"' in eval_config
+
+
+def test_the_blessing_is_decided_on_the_overall_slice_and_without_a_baseline_by_min_auc_only():
+    from pipelines.config import EvaluationConfig
+    from pipelines.tasks import ranking_eval_config
+
+    evaluation = EvaluationConfig(min_auc=0.6, slices=("hour",))
+    (auc,) = [m for m in ranking_eval_config(evaluation, "clicked").metrics_specs[0].metrics if m.class_name == "AUC"]
+    (per_slice,) = auc.per_slice_thresholds
+    assert list(per_slice.slicing_specs) == [type(per_slice.slicing_specs[0])()]  # the overall slice only
+    assert per_slice.threshold.value_threshold.lower_bound.value == 0.6
+    assert not per_slice.threshold.HasField("change_threshold")
+
+
+@pytest.mark.parametrize("source, example_gen", [
+    ("tfrecord", "ImportExampleGen"), ("parquet", "ParquetExampleGen"), ("csv", "CsvExampleGen")])
+def test_input_formats_and_time_split(tmp_path, source, example_gen):
+    for split in ("train", "eval"):
+        (tmp_path / "files" / split).mkdir(parents=True, exist_ok=True)
+    _, pipeline = _pipeline(tmp_path, f"data: {{source: {source}, path: files, split: time}}\n")
+    (component,) = [c for c in pipeline.components if c.id == example_gen]
+    assert '"pattern": "train/*"' in component.exec_properties["input_config"]
+    assert '"pattern": "eval/*"' in component.exec_properties["input_config"]
+
+
+def test_time_split_keeps_every_eval_row_after_every_train_row():
+    from pipelines.inputs import split_by_time
+
+    frame = pd.DataFrame({"timestamp": [5, 1, 3, 2, 4, 4], "row": range(6)})
+    train, held_out = split_by_time(frame, "timestamp", eval_share=0.34)
+    # Sorted times 1 2 3 4 4 5; the cut is at index int(6 * 0.66) = 3, time 4: both 4s go to eval.
+    assert sorted(train["timestamp"]) == [1, 2, 3] and sorted(held_out["timestamp"]) == [4, 4, 5]
+
+
+def test_svg_plot_maps_points_into_the_frame():
+    from pipelines.report import svg_plot
+
+    svg = svg_plot("ROC", "fpr", "tpr", {"model": [(0.0, 0.0), (1.0, 1.0)]}, bounds=(0, 1, 0, 1))
+    # 380 x 280 with margins left 55, right 10, top 28, bottom 40: (0, 0) -> (55, 240), (1, 1) -> (370, 28).
+    assert "points='55.0,240.0 370.0,28.0'" in svg and svg.startswith("<svg") and svg.endswith("</svg>")
+
+
+def test_dump_config_reads_back_equal(tmp_path):
+    from pipelines.config import dump_config
+
+    for text in ("evaluation: {baseline: true, slices: [weekday, hour]}\n",
+                 "models: [{name: fm}, {name: dcn, hparams: {num_cross_layers: 1}}]\n"):
+        config = load_config(_write(tmp_path, text))
+        (tmp_path / "dumped.yaml").write_text(dump_config(config))
+        assert load_config(tmp_path / "dumped.yaml") == config

@@ -1,0 +1,260 @@
+"""Runners and scale: runner selection, Beam arguments, the Kubeflow V2 spec, DirectRunner modes,
+Beam's portable runner, BeamDagRunner, and training under MirroredStrategy."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from pipelines import runners
+from pipelines.config import ConfigError, load_config
+from pipelines.pipeline import create_pipeline
+from pipelines.inputs import prepare_input
+from pipelines.run import _captured_logs, _ComponentProgress, run_pipeline
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
+              "Trainer", "Evaluator", "Pusher"}
+MULTI_PROCESSING = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+IN_MEMORY = ("--direct_running_mode=in_memory",)
+# Same global batch, seed and data order: the 2-replica run differs only by float summation order,
+# so its held-out metrics must agree closely with the one-device run.
+MIRRORED_TOLERANCE = {"auc": 0.02, "binary_crossentropy": 0.02}
+
+
+def _config(tmp_path, text=""):
+    path = tmp_path / "c.yaml"
+    path.write_text(f"pipeline_name: p\nschema: {REPO}/schemas/movielens_ctr.pbtxt\n"
+                    f"output_dir: out\nserving_model_name: m\n{text}")
+    return load_config(path)
+
+
+def test_config_reads_runner_beam_args_and_strategy(tmp_path):
+    config = _config(tmp_path, "runner: beam\nbeam_pipeline_args: [--runner=FlinkRunner, --parallelism=4]\n"
+                               "training: {strategy: mirrored}\n")
+    assert config.runner == "beam" and config.training.strategy == "mirrored"
+    assert config.beam_pipeline_args == ("--runner=FlinkRunner", "--parallelism=4")
+    assert _config(tmp_path).beam_pipeline_args == () and _config(tmp_path).training.strategy == "default"
+    with pytest.raises(ConfigError, match="strategy must be one of"):
+        _config(tmp_path, "training: {strategy: horovod}\n")
+    with pytest.raises(ConfigError, match="runner must be one of"):
+        _config(tmp_path, "runner: airflow\n")
+    with pytest.raises(ConfigError, match=r"beam_pipeline_args\[1\] must be str"):
+        _config(tmp_path, "beam_pipeline_args: [--a=1, 2]\n")
+
+
+def test_remote_paths_are_kept_as_urls(tmp_path):
+    config = _config(tmp_path, "").replace(output_dir="gs://bucket/zoo")
+    assert config.pipeline_root == "gs://bucket/zoo/pipeline_root"
+    path = tmp_path / "remote.yaml"
+    path.write_text(f"pipeline_name: p\nschema: {REPO}/schemas/movielens_ctr.pbtxt\n"
+                    "output_dir: gs://bucket/zoo\nserving_model_name: m\n")
+    assert load_config(path).output_dir == "gs://bucket/zoo"
+
+
+def test_beam_args_and_strategy_reach_the_pipeline(tmp_path):
+    config = _config(tmp_path, "training: {strategy: mirrored}\n").replace(beam_pipeline_args=MULTI_PROCESSING)
+    pipeline = create_pipeline(config, str(tmp_path / "csv"), (REPO / "schemas" / "movielens_ctr.pbtxt").read_text())
+    assert pipeline.beam_pipeline_args == list(MULTI_PROCESSING)
+    (trainer,) = [c for c in pipeline.components if c.id == "Trainer"]
+    assert json.loads(trainer.exec_properties["custom_config"])["strategy"] == "mirrored"
+
+
+def test_make_runner_picks_the_orchestrator(tmp_path):
+    from tfx import v1 as tfx
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+    config = _config(tmp_path)
+    assert isinstance(runners.make_runner(config), tfx.orchestration.LocalDagRunner)
+    assert isinstance(runners.make_runner(config.replace(runner="beam")), BeamDagRunner)
+    assert isinstance(runners.make_runner(config.replace(runner="kubeflow_v2")),
+                      tfx.orchestration.experimental.KubeflowV2DagRunner)
+
+
+def test_kubeflow_v2_spec_is_written_and_names_every_component(tmp_path, monkeypatch):
+    monkeypatch.setenv(runners.KUBEFLOW_IMAGE_ENV, "europe-docker.pkg.dev/p/zoo/zoo:1")
+    config = _config(tmp_path).replace(runner="kubeflow_v2", output_dir="gs://bucket/zoo",
+                                       beam_pipeline_args=("--runner=DataflowRunner", "--region=europe-west1"))
+    pipeline = create_pipeline(config, "gs://bucket/data", (REPO / "schemas" / "movielens_ctr.pbtxt").read_text())
+    local = config.replace(output_dir=str(tmp_path / "compiled"))
+    path = runners.run(local, pipeline)  # the spec goes to a local directory; the pipeline keeps its gs:// root
+    assert path == str(tmp_path / "compiled" / "p_pipeline.json")
+    job = json.loads(pathlib.Path(path).read_text())
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/zoo/pipeline_root"
+    spec = job["pipelineSpec"]
+    assert set(spec["root"]["dag"]["tasks"]) == COMPONENTS
+    executors = spec["deploymentSpec"]["executors"]
+    assert {e["container"]["image"] for e in executors.values()} == {"europe-docker.pkg.dev/p/zoo/zoo:1"}
+    assert executors["Transform_executor"]["container"]["args"][-2:] == ["--runner=DataflowRunner",
+                                                                         "--region=europe-west1"]
+
+
+def test_heartbeat_names_only_unfinished_components():
+    lines, beat = [], threading.Event()
+
+    def echo(line):
+        lines.append(line)
+        beat.set()
+
+    now = time.monotonic()
+    with runners.heartbeat({"Transform": now - 90, "StatisticsGen": now - 200}, {"StatisticsGen": 30.0}, echo,
+                           interval=0.01):
+        assert beat.wait(timeout=60)
+    assert lines and all(line.startswith("[Transform] still running, ") for line in lines)
+    assert int(lines[0].split(", ")[1].rstrip("s")) >= 90
+
+
+# --- real pipeline runs: a 3,000-rating MovieLens slice, 40 training steps ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_config(movielens_dir, tmp_path_factory):
+    config = load_config(REPO / "configs" / "movielens_ctr.yaml", output_dir=str(tmp_path_factory.mktemp("runners")))
+    return config.replace(
+        data=dataclasses.replace(config.data, path=str(movielens_dir), download=False,
+                                 fallback_to_synthetic=False, max_rows=3000),
+        model=dataclasses.replace(config.model, hparams={"embedding_dim": 8, "hidden_units": [16]}),
+        training=dataclasses.replace(config.training, train_steps=40, eval_steps=4, batch_size=128),
+        evaluation=dataclasses.replace(config.evaluation, min_auc=0.5),
+    )
+
+
+def _run(config, tmp_path_factory, name, **changes):
+    config = config.replace(output_dir=str(tmp_path_factory.mktemp(name)), **changes)
+    lines = []
+    summary = run_pipeline(config, echo=lines.append)
+    return config, summary, lines
+
+
+def _log(config) -> str:
+    return (pathlib.Path(config.output_dir) / "logs" / "pipeline.log").read_text()
+
+
+def _assert_complete(summary, lines):
+    assert set(summary.component_seconds) == COMPONENTS
+    for name in COMPONENTS:
+        assert f"[{name}] running" in lines and any(line.startswith(f"[{name}] done in") for line in lines)
+    assert summary.blessed and summary.pushed_path and 0.5 < summary.metrics["auc"] < 1.0
+
+
+# Beam's FnApiRunner starts gRPC control servers only for workers outside this process.
+SUBPROCESS_WORKERS = "fn_api_runner.worker_handlers: starting control server"
+
+
+@pytest.fixture(scope="module")
+def in_memory_run(base_config, tmp_path_factory):
+    return _run(base_config, tmp_path_factory, "in_memory", beam_pipeline_args=IN_MEMORY)
+
+
+@pytest.mark.slow
+def test_direct_runner_in_memory(in_memory_run):
+    config, summary, lines = in_memory_run
+    _assert_complete(summary, lines)
+    assert SUBPROCESS_WORKERS not in _log(config)
+
+
+@pytest.mark.slow
+def test_beam_dag_runner_with_direct_runner_multi_processing(base_config, tmp_path_factory):
+    # Only the first two Beam components: each Beam job of a multi-processing run starts its own
+    # worker processes, whose TensorFlow imports dominate on a small input.
+    from tfx import v1 as tfx
+
+    config = base_config.replace(output_dir=str(tmp_path_factory.mktemp("multi_processing")), runner="beam",
+                                 beam_pipeline_args=MULTI_PROCESSING)
+    full = create_pipeline(config, prepare_input(config, echo=lambda line: None).csv_dir,
+                           pathlib.Path(config.schema).read_text())
+    pipeline = tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
+        components=[c for c in full.components if c.id in ("CsvExampleGen", "StatisticsGen")],
+        metadata_connection_config=full.metadata_connection_config, beam_pipeline_args=full.beam_pipeline_args,
+    )
+    log = pathlib.Path(config.output_dir) / "logs" / "pipeline.log"
+    progress = _ComponentProgress(echo=lambda line: None)
+    with _captured_logs(progress, log):
+        runners.run(config, pipeline)
+    assert set(progress.seconds) == {"CsvExampleGen", "StatisticsGen"}
+    assert log.read_text().count(SUBPROCESS_WORKERS) >= 2  # one Beam job per component, each with workers
+    statistics = pathlib.Path(config.pipeline_root, "StatisticsGen", "statistics")
+    assert list(statistics.glob("*/Split-train/FeatureStats.pb")) and list(statistics.glob("*/Split-eval/*"))
+
+
+@pytest.mark.slow
+def test_portable_runner_with_the_embedded_job_service(base_config, tmp_path_factory):
+    # The portable runner ships the user code (preprocessing_fn, the schema in custom_config) to an
+    # SDK harness through the job service, as Flink, Spark and Dataflow workers receive it.
+    args = ("--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK")
+    config, summary, lines = _run(base_config, tmp_path_factory, "portable", beam_pipeline_args=args)
+    _assert_complete(summary, lines)
+    assert "PortableRunner" in _log(config)
+
+
+_MIRRORED_RUN = """
+import json, sys
+import zoo
+from zoo.backend import tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]  # two logical CPU devices, before TF initializes them
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from pipelines.config import load_config
+from pipelines.run import run_pipeline
+
+overrides = json.loads(sys.argv[1])
+config = load_config(overrides.pop("path"), output_dir=overrides.pop("output_dir"))
+config = config.replace(**{k: type(getattr(config, k))(**v) if isinstance(v, dict) else v
+                           for k, v in overrides.items()})
+summary = run_pipeline(config, echo=lambda line: None)
+print("RESULT " + json.dumps({"metrics": summary.metrics, "seconds": summary.component_seconds}))
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_over_two_cpu_devices_matches_the_default_strategy(in_memory_run):
+    config, default, _ = in_memory_run
+    as_dict = dataclasses.asdict(config)
+    overrides = {"path": str(REPO / "configs" / "movielens_ctr.yaml"), "output_dir": config.output_dir,
+                 "beam_pipeline_args": list(config.beam_pipeline_args), "data": as_dict["data"],
+                 "model": as_dict["model"], "evaluation": as_dict["evaluation"],
+                 "training": {**as_dict["training"], "strategy": "mirrored"}}
+    done = subprocess.run([sys.executable, "-c", _MIRRORED_RUN, json.dumps(overrides)], cwd=REPO, text=True,
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    # Same pipeline root and Beam arguments: the cache serves ExampleGen..Transform; the Trainer, whose
+    # strategy changed, and what follows it run again, and the log (appended to) says how it trained.
+    assert set(result["seconds"]) == COMPONENTS
+    assert "training with MirroredStrategy with 2 replica(s) in sync" in _log(config)
+    for name, tolerance in MIRRORED_TOLERANCE.items():
+        assert abs(result["metrics"][name] - default.metrics[name]) < tolerance, (name, result, default.metrics)
+
+
+@pytest.mark.parametrize("task, cluster, chief", [
+    (None, None, True),  # no cluster: a single Trainer
+    ({"type": "chief", "index": 0}, {"chief": ["a:1"], "worker": ["b:1"]}, True),
+    ({"type": "worker", "index": 0}, {"chief": ["a:1"], "worker": ["b:1"]}, False),
+    ({"type": "worker", "index": 0}, {"worker": ["a:1", "b:1"]}, True),  # no chief: worker 0 leads
+    ({"type": "worker", "index": 1}, {"worker": ["a:1", "b:1"]}, False),
+])
+def test_only_the_chief_writes_the_model(monkeypatch, task, cluster, chief):
+    from pipelines import distribute
+
+    if task is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task}))
+    assert distribute.is_chief() is chief
+
+
+def test_parameter_server_strategy_needs_ps_tasks(monkeypatch):
+    from pipelines import distribute
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"chief": ["localhost:1"], "worker": ["localhost:2"]},
+                                                "task": {"type": "chief", "index": 0}}))
+    with pytest.raises(ValueError, match="needs TF_CONFIG with a 'ps' job"):
+        distribute.make_strategy("parameter_server")

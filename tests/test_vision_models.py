@@ -1,0 +1,145 @@
+"""The vision model contract: every registered image-classification and segmentation model, in a tiny
+configuration, plus the parameter counts of the ImageNet configurations against their papers."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo.backend import keras, tf
+from zoo.losses import BCEDiceLoss
+
+_TINY_DENSENET = dict(block_config=(1, 1, 1, 1), growth_rate=4, init_features=8, num_classes=3)
+TINY = {  # per-model overrides that keep the contract fast; every code path of the family stays in
+    "densenet121": _TINY_DENSENET, "densenet169": _TINY_DENSENET, "densenet201": _TINY_DENSENET,
+    "densenet264": {**_TINY_DENSENET, "dropout": 0.2},
+    "densenet_bc_100": dict(block_config=(2, 1, 1), growth_rate=4, init_features=8, num_classes=3),
+    "res2net50": dict(stage_blocks=(2, 1, 1, 1), base_width=4, num_classes=3),
+    "dpn68": dict(init_features=8, bottleneck_base=16, groups=4, stage_blocks=(2, 1, 1, 1), increments=(4, 4, 4, 4),
+                  num_classes=3),
+    "dpn92": dict(init_features=8, bottleneck_base=8, groups=4, stage_blocks=(1, 1, 2, 1), increments=(4, 4, 4, 4),
+                  width_factor=1, num_classes=3),
+    "hardnet68": dict(growth_rates=(4, 6), block_layers=(4, 3), transition_channels=(8, 16), downsample=(True, False),
+                      num_classes=3),
+    "vovnet39": dict(stage_channels=(8, 8, 8, 8), concat_channels=(16, 16, 16, 16), stage_modules=(1, 1, 2, 1),
+                     module_layers=2, num_classes=3),
+    # softmax over 3 classes on the paper's encoder
+    "unet": dict(depth=2, base_filters=4, num_classes=3),
+    # a zoo backbone as encoder, deep supervision on
+    "unet_plus_plus": dict(depth=3, base_filters=4, encoder="densenet121", input_shape=(None, None, 3),
+                           encoder_hparams=dict(block_config=(1, 1, 1, 1), growth_rate=4, init_features=8)),
+}
+MODELS = zoo.list_models(task="image_classification") + zoo.list_models(task="segmentation")
+BATCH, SIZE = 4, 32
+
+
+def test_every_vision_model_has_a_tiny_configuration():
+    assert sorted(TINY) == sorted(MODELS)
+
+
+def _data(name, model):
+    rng = np.random.default_rng(0)
+    images = rng.random((BATCH, SIZE, SIZE, model.input_shape[-1]), dtype=np.float32)
+    classes = model.output_shape[-1]
+    if zoo.get_card(name).task == "image_classification":
+        return images, rng.integers(0, classes, BATCH), keras.losses.SparseCategoricalCrossentropy()
+    shape = (BATCH, SIZE, SIZE, 1)
+    labels = rng.integers(0, 2, shape).astype(np.float32) if classes == 1 else rng.integers(0, classes, shape)
+    return images, labels, BCEDiceLoss()
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def trained(request):
+    """Each model, tiny, after one training step."""
+    keras.utils.set_random_seed(0)
+    model = zoo.create(request.param, **TINY[request.param])
+    images, labels, loss = _data(request.param, model)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    history = model.fit(images, labels, batch_size=BATCH, epochs=1, verbose=0)
+    return request.param, model, images, labels, loss, history.history["loss"][0]
+
+
+def _predict(model, images):
+    return model(images, training=False).numpy()
+
+
+def test_forward_shape_and_probabilities(trained):
+    name, model, images, _, _, _ = trained
+    probabilities = _predict(model, images)
+    classes = TINY[name].get("num_classes", 1)
+    task = zoo.get_card(name).task
+    expected = (BATCH, classes) if task == "image_classification" else (BATCH, SIZE, SIZE, classes)
+    assert probabilities.shape == expected
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+    if classes > 1:
+        np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
+    assert probabilities.std() > 0, "the model ignores its input"
+    # any size the strides allow: 64x96 is a multiple of every tiny model's total stride
+    other = model(np.zeros((1, 64, 96, images.shape[-1]), np.float32), training=False)
+    assert tuple(other.shape) == ((1, classes) if task == "image_classification" else (1, 64, 96, classes))
+
+
+def test_fit_step_loss_finite_and_gradients_reach_every_variable(trained):
+    _, model, images, labels, loss, fit_loss = trained
+    assert np.isfinite(fit_loss)
+    with tf.GradientTape() as tape:
+        value = loss(labels, model(images, training=True))
+    gradients = tape.gradient(value, model.trainable_variables)
+    assert model.trainable_variables
+    for variable, gradient in zip(model.trainable_variables, gradients):
+        assert gradient is not None, f"no gradient reaches {variable.name}"
+        assert np.all(np.isfinite(gradient.numpy())), variable.name
+        assert np.any(gradient.numpy() != 0), f"zero gradient for {variable.name}"
+
+
+def test_json_config_round_trip(trained):
+    _, model, images, _, _, _ = trained
+    config = json.loads(json.dumps(model.get_config()))
+    rebuilt = type(model).from_config(config)
+    assert rebuilt.get_config() == model.get_config()
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(_predict(rebuilt, images), _predict(model, images), atol=1e-5)
+
+
+def test_keras_format_save_and_load(trained, tmp_path):
+    _, model, images, _, _, _ = trained
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")  # no custom_objects: registration is enough
+    assert type(loaded) is type(model)
+    np.testing.assert_allclose(_predict(loaded, images), _predict(model, images), atol=1e-5)
+
+
+def test_saved_model_gives_same_predictions(trained, tmp_path):
+    _, model, images, _, _, _ = trained
+    tf.saved_model.save(model, str(tmp_path / "saved"))
+    serving = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
+    (output,) = serving(image=tf.constant(images)).values()
+    np.testing.assert_allclose(output.numpy(), _predict(model, images), atol=1e-5)
+
+
+# Trainable parameters of the ImageNet configurations (1000 classes). DenseNet: the full count
+# (batch-norm statistics included) of tf.keras.applications; the others: the papers' tables.
+KERAS_APPLICATIONS_PARAMS = {"densenet121": 8_062_504, "densenet169": 14_307_880, "densenet201": 20_242_984}
+PAPER_TRAINABLE_MILLIONS = {"res2net50": 25.70, "dpn68": 12.61, "dpn92": 37.67, "hardnet68": 17.6, "vovnet39": 22.6}
+
+
+@pytest.mark.parametrize("name", sorted(KERAS_APPLICATIONS_PARAMS))
+def test_densenet_parameter_count_equals_keras_applications(name):
+    assert zoo.create(name).count_params() == KERAS_APPLICATIONS_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", sorted(PAPER_TRAINABLE_MILLIONS))
+def test_backbone_parameter_count_matches_paper(name):
+    model = zoo.create(name)
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_variables) / 1e6
+    digits = len(str(PAPER_TRAINABLE_MILLIONS[name]).split(".")[1])
+    assert round(trainable, digits) == PAPER_TRAINABLE_MILLIONS[name]
+
+
+def test_densenet_bc_100_is_the_papers_08m_cifar_network():
+    model = zoo.create("densenet_bc_100")
+    assert model.output_shape == (None, 10)
+    assert round(model.count_params() / 1e6, 1) == 0.8  # Table 2 of the paper: 0.8M
+    assert model.get_layer("final_relu").output.shape[1:3] == (8, 8)  # 32 -> 8 after two transitions
