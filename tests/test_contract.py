@@ -13,7 +13,10 @@ import zoo
 from pipelines.export import export_serving_model
 from zoo.backend import keras, tf
 
-SMALL = {"hidden_units": (16, 8)}  # applied where a model has the hyper-parameter; keeps tests fast
+# Applied where a model has the hyper-parameter: small MLPs keep the test fast; behaviour-sequence
+# models read the contract schema's history (sharing item's table) and its time gaps.
+SMALL = {"hidden_units": (16, 8), "history_feature": "history", "candidate_feature": "item",
+         "time_feature": "history_gaps"}
 
 
 @pytest.fixture(scope="module", params=zoo.list_models(task="ranking"))

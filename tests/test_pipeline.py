@@ -181,7 +181,7 @@ def test_zoo_pipeline_runs_and_report(run, worse_run, small_config, capsys):
     assert f"{worse_run.metrics['auc']:.4f}" in worse and " no " in worse
     report = pathlib.Path(summary.report_path)
     report.unlink()
-    assert main(["pipeline", "report", *argv, summary.run_id]) == 0
+    assert main(["pipeline", "report", argv[0], summary.run_id, *argv[1:]]) == 0
     assert capsys.readouterr().out.strip() == str(report) and "Training curves" in report.read_text()
 
 

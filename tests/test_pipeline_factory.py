@@ -2,6 +2,7 @@
 slices, input formats and splits, and the config checks that guard them."""
 from __future__ import annotations
 
+import json
 import pathlib
 
 import pandas as pd
@@ -70,7 +71,7 @@ def test_several_models_share_example_gen_and_transform(tmp_path):
         "CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
         "Trainer_fm", "Pusher_fm", "Trainer_dcn", "Pusher_dcn"])
     by_id = {c.id: c for c in pipeline.components}
-    assert by_id["Trainer_dcn"].exec_properties["custom_config"]["hparams"] == {"num_cross_layers": 1}
+    assert json.loads(by_id["Trainer_dcn"].exec_properties["custom_config"])["hparams"] == {"num_cross_layers": 1}
     destination = by_id["Pusher_dcn"].exec_properties["push_destination"]
     assert '"base_directory": "' + str(pathlib.Path(config.serving_root) / "m_dcn") in destination
     assert by_id["Pusher_dcn"].inputs.get("model_blessing") is None  # pushed unconditionally

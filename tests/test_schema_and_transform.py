@@ -15,7 +15,7 @@ from zoo.schema import SchemaError, parse_schema, schema_features
 def test_schema_features_kinds_from_types_and_tags(contract_schema):
     kinds = {f.name: f.kind for f in schema_features(contract_schema)}
     assert kinds == {"user": "categorical", "item": "categorical", "city": "categorical", "tags": "sequence",
-                     "history": "sequence", "price": "numeric", "age": "numeric", "ts": "passthrough",
+                     "history": "sequence", "history_gaps": "sequence", "price": "numeric", "age": "numeric", "ts": "passthrough",
                      "label": "label"}
     by_name = {f.name: f for f in schema_features(contract_schema)}
     assert by_name["city"].hashed and by_name["tags"].delimiter == "|" and by_name["history"].max_len == 5
