@@ -15,8 +15,8 @@ import pytest
 
 from pipelines import runners
 from pipelines.config import ConfigError, load_config
-from pipelines.pipeline import create_pipeline
 from pipelines.inputs import prepare_input
+from pipelines.pipeline import create_pipeline, example_gen_for
 from pipelines.run import _captured_logs, _ComponentProgress, run_pipeline
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -168,11 +168,14 @@ def test_beam_dag_runner_with_direct_runner_multi_processing(base_config, tmp_pa
 
     config = base_config.replace(output_dir=str(tmp_path_factory.mktemp("multi_processing")), runner="beam",
                                  beam_pipeline_args=MULTI_PROCESSING)
-    full = create_pipeline(config, prepare_input(config, echo=lambda line: None).csv_dir,
-                           pathlib.Path(config.schema).read_text())
+    csv_dir = prepare_input(config, echo=lambda line: None).csv_dir
+    full = create_pipeline(config, csv_dir, pathlib.Path(config.schema).read_text())
+    # Fresh components: the full pipeline's ExampleGen also names its downstream nodes.
+    example_gen = example_gen_for(config, csv_dir)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     pipeline = tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
-        components=[c for c in full.components if c.id in ("CsvExampleGen", "StatisticsGen")],
+        components=[example_gen, statistics_gen],
         metadata_connection_config=full.metadata_connection_config, beam_pipeline_args=full.beam_pipeline_args,
     )
     log = pathlib.Path(config.output_dir) / "logs" / "pipeline.log"
