@@ -16,6 +16,12 @@ from zoo.features import FeatureError
 SPEC = zoo.FeatureSpec((zoo.CategoricalFeature("user", 10), zoo.CategoricalFeature("item", 12),
                         zoo.NumericFeature("age")), label="y")
 
+# Behaviour-sequence models read a history of items (sharing item's table) and its time gaps.
+HISTORY_SPEC = zoo.FeatureSpec(SPEC.features + (zoo.SequenceFeature("history", 12, max_len=3, shares="item"),
+                                                zoo.SequenceFeature("gaps", 5, max_len=3)), label="y")
+SMALL = {"hidden_units": (4,), "history_feature": "history", "sequence_feature": "history",
+         "candidate_feature": "item", "time_feature": "gaps"}
+
 
 def test_list_models_sorted_and_filtered():
     names = zoo.list_models()
@@ -36,8 +42,9 @@ def test_card_is_complete_and_cited_in_the_docstring(name):
     module_name, _, class_name = card.model_class.rpartition(".")
     model_class = getattr(importlib.import_module(module_name), class_name)
     if zoo.registry.TASKS[card.task].uses_features:
-        small = {"hidden_units": (4,)} if "hidden_units" in card.defaults else {}
-        assert type(zoo.create(name, SPEC, **small)) is model_class
+        small = {k: v for k, v in SMALL.items() if k in card.defaults}
+        spec = HISTORY_SPEC if card.inputs.get("sequence") == "required" else SPEC
+        assert type(zoo.create(name, spec, **small)) is model_class
     doc = inspect.getdoc(model_class)
     assert card.paper.citation in doc, "the docstring must cite the paper"
     accepted = inspect.signature(model_class.__init__).parameters
