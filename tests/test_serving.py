@@ -558,7 +558,8 @@ def test_exported_signatures_and_methods(zoo_model):
     assert defs["classify"]["method_name"] == "tensorflow/serving/classify"
     assert set(defs["classify"]["inputs"]) == {"inputs"}
     assert set(defs["classify"]["outputs"]) == {"classes", "scores"}
-    assert set(defs["predict_raw"]["inputs"]) == {"user", "item", "city", "tags", "history", "price", "age", "ts"}
+    assert set(defs["predict_raw"]["inputs"]) == {"user", "item", "city", "tags", "history", "history_gaps", "price",
+                                                  "age", "ts"}
 
 
 def _raw_instance(row: dict) -> dict:
@@ -569,7 +570,8 @@ def _raw_instance(row: dict) -> dict:
     return {"user": scalar(row.get("user"), ""), "item": scalar(row.get("item"), 0),
             "city": scalar(row.get("city"), ""), "tags": scalar(row.get("tags"), ""), "price": float(scalar(row.get("price"), 0.0)),
             "age": scalar(row.get("age"), 0), "ts": scalar(row.get("ts"), 0),
-            "history": (list(row.get("history") or []) + [0] * 4)[:4]}
+            "history": (list(row.get("history") or []) + [0] * 4)[:4],
+            "history_gaps": (list(row.get("history_gaps") or []) + [0] * 4)[:4]}
 
 
 def test_exported_model_over_rest_and_grpc_agrees_with_the_model(zoo_model, contract_data):
@@ -596,7 +598,7 @@ def test_predict_raw_takes_named_json_features(zoo_model, contract_data):
     handle, _, expected = zoo_model
     def representable(row):  # 0 means "no value" in predict_raw, so rows holding a real 0 are left out
         values = [v for k, v in row.items() if k != "label" for v in (v if isinstance(v, list) else [v])]
-        return len(row.get("history") or []) <= 4 and 0 not in values
+        return len(row.get("history") or []) <= 4 and len(row.get("history_gaps") or []) <= 4 and 0 not in values
 
     rows = [r for r in contract_data["rows"][:60] if representable(r)][:5]
     assert len(rows) == 5

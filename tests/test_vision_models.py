@@ -15,7 +15,9 @@ _TINY_DENSENET = dict(block_config=(1, 1, 1, 1), growth_rate=4, init_features=8,
 TINY = {  # per-model overrides that keep the contract fast; every code path of the family stays in
     "densenet121": _TINY_DENSENET, "densenet169": _TINY_DENSENET, "densenet201": _TINY_DENSENET,
     "densenet264": {**_TINY_DENSENET, "dropout": 0.2},
-    "densenet_bc_100": dict(block_config=(2, 1, 1), growth_rate=4, init_features=8, num_classes=3),
+    # the registered CIFAR network is fixed at 32x32; the same class takes any size
+    "densenet_bc_100": dict(block_config=(2, 1, 1), growth_rate=4, init_features=8, num_classes=3,
+                            input_shape=(None, None, 3)),
     "res2net50": dict(stage_blocks=(2, 1, 1, 1), base_width=4, num_classes=3),
     "dpn68": dict(init_features=8, bottleneck_base=16, groups=4, stage_blocks=(2, 1, 1, 1), increments=(4, 4, 4, 4),
                   num_classes=3),
