@@ -121,33 +121,33 @@ def run(datasets, seeds, cache_dir, only=None, on_model_done=lambda results: Non
             data = prepared[dataset]
             spec = FeatureSpec.from_config(data["spec"])
             entry = results.setdefault(dataset, {}).setdefault(name, {})
-            ours = []
-            for seed in seeds:
-                tf.keras.utils.set_random_seed(seed)
-                model = zoo.create(name, spec, **_our_hparams(name))
-                ours.append(train_and_score(model, data["train"], data["test"], **TRAINING[dataset]))
-                print(dataset, name, seed, dataclasses.asdict(ours[-1]), flush=True)
-            entry["zoo"] = {"runs": [dataclasses.asdict(r) for r in ours], **_summary(ours)}
+            entry["zoo"] = _seeded_runs(lambda: zoo.create(name, spec, **_our_hparams(name)), data["train"],
+                                        data["test"], dataset, name, seeds)
             if name in peers:
                 entry["deepctr"] = _run_peer(peers[name], spec, data, dataset, seeds)
             on_model_done(results)
     return results
 
 
+def _seeded_runs(build, train, test, dataset, label, seeds) -> dict:
+    """One training per seed (seeded before ``build()``, so initialization is covered) and their summary."""
+    runs = []
+    for seed in seeds:
+        tf.keras.utils.set_random_seed(seed)
+        runs.append(train_and_score(build(), train, test, **TRAINING[dataset]))
+        print(dataset, label, seed, dataclasses.asdict(runs[-1]), flush=True)
+    return {"runs": [dataclasses.asdict(r) for r in runs], **_summary(runs)}
+
+
 def _run_peer(peer, spec, data, dataset, seeds) -> dict:
     label, build = peer
-    train, test = _deepctr_split(spec, data["train"]), _deepctr_split(spec, data["test"])
-    theirs = []
+    columns = _deepctr_columns(spec)
     try:
-        for seed in seeds:
-            tf.keras.utils.set_random_seed(seed)
-            columns = _deepctr_columns(spec)
-            theirs.append(train_and_score(build(columns, columns), train, test, **TRAINING[dataset]))
-            print(dataset, label, seed, dataclasses.asdict(theirs[-1]), flush=True)
+        return {"model": label, **_seeded_runs(lambda: build(columns, columns), _deepctr_split(spec, data["train"]),
+                                               _deepctr_split(spec, data["test"]), dataset, label, seeds)}
     except Exception as error:  # a peer that cannot take these features is reported, not hidden
         print(dataset, label, "failed:", error, flush=True)
         return {"model": label, "error": f"{type(error).__name__}: {error}"[:300]}
-    return {"model": label, "runs": [dataclasses.asdict(r) for r in theirs], **_summary(theirs)}
 
 
 def _fmt(stat, digits=4):
