@@ -32,7 +32,7 @@ class DataConfig:
     path: str | None = None  # movielens, adult: a local copy; csv: a directory of CSV files
     download: bool = True  # movielens, adult: fetch the official files when no copy is found
     fallback_to_synthetic: bool = True  # movielens, adult: when no copy can be found or fetched
-    max_rows: int | None = None  # movielens: the first N ratings in time order
+    max_rows: int | None = None  # movielens: the first N ratings in time order; adult: the first N rows
     synthetic_rows: int = 20_000
     seed: int = 0
     train_buckets: int = 4  # train:eval = train_buckets:eval_buckets

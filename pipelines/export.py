@@ -3,12 +3,16 @@
 Signatures (all apply the raw schema's parsing, Transform, then the model):
 
 - ``serving_default``: serialized ``tf.Example``s of *raw* features (TF Serving's ``examples`` input),
-  returning the model's named output. TFMA evaluates through it.
+  returning the model's named outputs (one per head of a multi-task model). TFMA evaluates through it.
 - ``predict_raw``: one named tensor per raw feature, so JSON clients need no tf.Example. A
   single-valued optional feature is ``[batch]``, a multi-valued one ``[batch, n]``; in both, 0 (or
   ``""`` for strings) means "no value", as an absent feature in a tf.Example.
 - ``classify`` (method ``tensorflow/serving/classify``, input ``inputs``) when the model outputs one
   probability per example (the ranking/CTR task): classes ``"0"``/``"1"`` with scores ``1 - p``/``p``.
+- ``regress`` (method ``tensorflow/serving/regress``, input ``inputs``, output ``outputs``) for the same
+  models: ``p`` itself, as TF's canned binary classifiers also export it, for clients that want one
+  score per example (ranking by CTR) through TF Serving's Regress API.
+- A multi-task model has these per head: ``classify_<head>`` (binary heads) and ``regress_<head>``.
 
 ``assets.extra/`` holds the model card (``zoo_card.json``) and TF Serving warm-up requests
 (``tf_serving_warmup_requests``, ``PredictionLog`` records) built from the given real examples.
@@ -20,7 +24,7 @@ import os
 from typing import Any, Sequence
 
 import tensorflow_transform as tft
-from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_log_pb2
+from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_log_pb2, regression_pb2
 
 from pipelines.transform import raw_serving_spec
 from zoo.backend import tf
@@ -28,17 +32,33 @@ from zoo.backend import tf
 SERVING_INPUT = "examples"
 CLASSIFY_INPUT = "inputs"  # TF Serving's required input key for classify signatures
 CLASSIFY_METHOD = "tensorflow/serving/classify"
+REGRESS_METHOD = "tensorflow/serving/regress"
+REGRESS_OUTPUT = "outputs"  # TF Serving's required output key for regress signatures
 RAW_SIGNATURE = "predict_raw"
 CLASSIFY_SIGNATURE = "classify"
+REGRESS_SIGNATURE = "regress"
+METHODS = {CLASSIFY_SIGNATURE: CLASSIFY_METHOD, REGRESS_SIGNATURE: REGRESS_METHOD}
 CARD_FILE = "zoo_card.json"
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_BATCH = 8  # examples per warm-up request
 
 
-def _predict_raw_features(model, raw_features):
+def _predict_raw_features(model, raw_features) -> dict:
+    """The model's outputs by name on raw features (Transform applied)."""
     transformed = model.tft_layer(raw_features)
     input_names = [i.name.split(":")[0] for i in model.inputs]
-    return model({name: transformed[name] for name in input_names})
+    outputs = model({name: transformed[name] for name in input_names})
+    return outputs if isinstance(outputs, dict) else {model.output_names[0]: outputs}
+
+
+def _heads(model) -> dict[str, str]:
+    """The outputs that are one score per example, by name: "binary" (a probability) or "regression"."""
+    tasks = getattr(model, "tasks", None)
+    if tasks:  # a multi-task model: one head per task
+        return {task["name"]: task["type"] for task in tasks}
+    if model.outputs[0].shape[1:] == (1,):  # a ranking model: the click probability
+        return {model.output_names[0]: "binary"}
+    return {}
 
 
 def _raw_input_specs(schema, parse_spec) -> dict[str, tf.TensorSpec]:
@@ -72,31 +92,50 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
     # Tracked on the model so that the Transform graph's assets are saved with it.
     model.tft_layer = tf_transform_output.transform_features_layer()
     parse_spec = raw_serving_spec(schema)
-    (output_name,) = model.output_names
+
+    # Traced once and called by every signature on serialized examples, so exporting costs one trace of
+    # the model (plus predict_raw's) however many such signatures there are.
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def predict_examples(examples):
+        return _predict_raw_features(model, tf.io.parse_example(examples, parse_spec))
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)])
     def serve_examples(examples):
-        return {output_name: _predict_raw_features(model, tf.io.parse_example(examples, parse_spec))}
+        return predict_examples(examples)
 
     @tf.function(input_signature=[_raw_input_specs(schema, parse_spec)])
     def serve_raw(features):
-        return {output_name: _predict_raw_features(model, _as_parsed(parse_spec, features))}
+        return _predict_raw_features(model, _as_parsed(parse_spec, features))
 
     signatures = {
         "serving_default": serve_examples.get_concrete_function(),
         RAW_SIGNATURE: serve_raw.get_concrete_function(),
     }
-    if model.outputs[0].shape[1:] == (1,):  # one probability per example: binary classification
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=CLASSIFY_INPUT)])
-        def classify(inputs):
-            positive = _predict_raw_features(model, tf.io.parse_example(inputs, parse_spec))
-            positive = tf.cast(positive, tf.float32)
-            classes = tf.tile(tf.constant([["0", "1"]]), [tf.shape(positive)[0], 1])
-            return {"classes": classes, "scores": tf.concat([1 - positive, positive], axis=1)}
-
-        signatures[CLASSIFY_SIGNATURE] = classify.get_concrete_function()
+    heads = _heads(model)
+    for head, kind in heads.items():
+        suffix = "" if len(heads) == 1 else f"_{head}"
+        if kind == "binary":
+            signatures[CLASSIFY_SIGNATURE + suffix] = _classify_function(predict_examples, head).get_concrete_function()
+        signatures[REGRESS_SIGNATURE + suffix] = _regress_function(predict_examples, head).get_concrete_function()
     return signatures
+
+
+def _classify_function(predict_examples, head: str):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=CLASSIFY_INPUT)])
+    def classify(inputs):
+        positive = tf.cast(predict_examples(inputs)[head], tf.float32)
+        classes = tf.tile(tf.constant([["0", "1"]]), [tf.shape(positive)[0], 1])
+        return {"classes": classes, "scores": tf.concat([1 - positive, positive], axis=1)}
+
+    return classify
+
+
+def _regress_function(predict_examples, head: str):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=CLASSIFY_INPUT)])
+    def regress(inputs):
+        return {REGRESS_OUTPUT: tf.cast(predict_examples(inputs)[head], tf.float32)[:, 0]}
+
+    return regress
 
 
 def serving_signature(model, tf_transform_output: tft.TFTransformOutput, schema):
@@ -110,36 +149,59 @@ def export_serving_model(model, tf_transform_output: tft.TFTransformOutput, sche
     ``warmup_examples`` go to ``assets.extra``."""
     signatures = serving_signatures(model, tf_transform_output, schema)
     model.save(export_dir, save_format="tf", signatures=signatures)
-    if CLASSIFY_SIGNATURE in signatures:
-        _set_method_name(export_dir, CLASSIFY_SIGNATURE, CLASSIFY_METHOD)
+    _set_method_names(export_dir, {key: _method(key) for key in signatures if _method(key)})
     extra = os.path.join(export_dir, "assets.extra")
     if card is not None:
         tf.io.gfile.makedirs(extra)
         with tf.io.gfile.GFile(os.path.join(extra, CARD_FILE), "w") as stream:
             stream.write(json.dumps(card.to_dict(), indent=2, default=list) + "\n")
     if warmup_examples:
-        tf.io.gfile.makedirs(extra)
-        write_warmup_requests(os.path.join(extra, WARMUP_FILE), list(warmup_examples),
-                              classify=CLASSIFY_SIGNATURE in signatures)
+        write_warmup_requests(export_dir, list(warmup_examples))
     return export_dir
 
 
-def _set_method_name(export_dir: str, key: str, method_name: str) -> None:
-    """TF2 saves every signature as predict; TF Serving's Classify API requires the classify method."""
+def _method(key: str) -> str | None:
+    """The TF Serving method of a signature key: ``classify`` and ``classify_<head>`` classify, and so on."""
+    return next((method for prefix, method in METHODS.items() if key == prefix or key.startswith(prefix + "_")), None)
+
+
+def _saved_model_proto(export_dir: str):
     # The proto module has no tf.* alias; TensorFlow is already loaded through zoo.backend.
     from tensorflow.core.protobuf import saved_model_pb2
 
-    path = os.path.join(export_dir, "saved_model.pb")
-    saved_model = saved_model_pb2.SavedModel.FromString(tf.io.gfile.GFile(path, "rb").read())
+    with tf.io.gfile.GFile(os.path.join(export_dir, "saved_model.pb"), "rb") as stream:
+        return saved_model_pb2.SavedModel.FromString(stream.read())
+
+
+def _set_method_names(export_dir: str, methods: dict[str, str]) -> None:
+    """TF2 saves every signature as predict; TF Serving's Classify and Regress APIs require their methods."""
+    if not methods:
+        return
+    saved_model = _saved_model_proto(export_dir)
     for meta_graph in saved_model.meta_graphs:
-        meta_graph.signature_def[key].method_name = method_name
-    with tf.io.gfile.GFile(path, "wb") as stream:
+        for key, method_name in methods.items():
+            meta_graph.signature_def[key].method_name = method_name
+    with tf.io.gfile.GFile(os.path.join(export_dir, "saved_model.pb"), "wb") as stream:
         stream.write(saved_model.SerializeToString())
 
 
-def write_warmup_requests(path: str, examples: list[bytes], classify: bool) -> None:
-    """``PredictionLog`` records TF Serving replays before serving: Predict on ``serving_default`` and,
-    when exported, Classify, over batches of the given examples."""
+# Warm-up records for the example-based APIs, by method: log field, request and log message.
+_EXAMPLE_APIS = {
+    CLASSIFY_METHOD: ("classify_log", classification_pb2.ClassificationRequest, prediction_log_pb2.ClassifyLog),
+    REGRESS_METHOD: ("regress_log", regression_pb2.RegressionRequest, prediction_log_pb2.RegressLog),
+}
+
+
+def write_warmup_requests(export_dir: str, examples: list[bytes]) -> str:
+    """Writes ``assets.extra/tf_serving_warmup_requests``: ``PredictionLog`` records that TF Serving
+    replays before serving, over batches of the given serialized raw examples: Predict on
+    ``serving_default``, and Classify / Regress where the SavedModel has those signatures."""
+    signature_defs = _saved_model_proto(export_dir).meta_graphs[0].signature_def
+    example_apis = sorted((key, signature.method_name) for key, signature in signature_defs.items()
+                          if signature.method_name in _EXAMPLE_APIS)
+    extra = os.path.join(export_dir, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    path = os.path.join(extra, WARMUP_FILE)
     with tf.io.TFRecordWriter(path) as writer:
         for start in range(0, len(examples), WARMUP_BATCH):
             batch = examples[start:start + WARMUP_BATCH]
@@ -147,12 +209,13 @@ def write_warmup_requests(path: str, examples: list[bytes], classify: bool) -> N
             predict.model_spec.signature_name = "serving_default"
             predict.inputs[SERVING_INPUT].CopyFrom(tf.make_tensor_proto(batch, dtype=tf.string))
             records = [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=predict))]
-            if classify:
-                request = classification_pb2.ClassificationRequest()
-                request.model_spec.signature_name = CLASSIFY_SIGNATURE
+            for key, method in example_apis:
+                log_field, request_type, log_type = _EXAMPLE_APIS[method]
+                request = request_type()
+                request.model_spec.signature_name = key
                 for example in batch:
                     request.input.example_list.examples.add().ParseFromString(example)
-                records.append(prediction_log_pb2.PredictionLog(
-                    classify_log=prediction_log_pb2.ClassifyLog(request=request)))
+                records.append(prediction_log_pb2.PredictionLog(**{log_field: log_type(request=request)}))
             for record in records:
                 writer.write(record.SerializeToString())
+    return path

@@ -47,7 +47,8 @@ def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInp
         write = data.write_csv
     elif source == "adult":
         real = _RealData(
-            "UCI Adult", "adult.data", "$ZOO_ADULT_DIR", adult.locate, lambda found: adult.load(found, "train"),
+            "UCI Adult", "adult.data", "$ZOO_ADULT_DIR", adult.locate,
+            lambda found: adult.load(found, "train").head(config.data.max_rows),
             "UCI Adult's train split from {source} ({rows:,} rows)", adult.synthetic,
         )  # fmt: skip
         frame, description = _real_or_synthetic(config, real, echo)

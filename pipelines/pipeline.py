@@ -1,8 +1,8 @@
 """``create_pipeline``: a pure function from a validated config to a TFX pipeline.
 
 ExampleGen (CSV, TFRecord or Parquet) -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
-Transform -> [LatestBlessedModelResolver] -> Trainer -> Evaluator -> Pusher, with one Trainer,
-Evaluator and Pusher per model when the config lists several. The config's task
+Transform -> [LatestBlessedModelResolver] -> Trainer -> Evaluator -> ServingWarmup -> Pusher (atomic), with
+one Trainer, Evaluator, ServingWarmup and Pusher per model when the config lists several. The config's task
 (``pipelines.tasks``) supplies Transform's and Trainer's functions and the Evaluator's metrics.
 Nothing here touches the file system or runs anything; the caller prepares the input CSV
 directory and picks the runner.
@@ -15,6 +15,7 @@ from tfx import v1 as tfx
 
 from pipelines.config import ModelConfig, PipelineConfig
 from pipelines.gates import AnomaliesGate
+from pipelines.push import ServingWarmup, atomic_pusher
 from pipelines.tasks import get_task
 from pipelines.transform import SCHEMA_KEY
 from zoo import schema as schema_lib
@@ -29,7 +30,7 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
     ``custom_config`` so remote workers need no access to the file.
     """
     task = get_task(config.task)
-    label = schema_lib.label_name(schema_lib.schema_features(schema_lib.parse_schema(schema_text)))
+    labels = schema_lib.label_names(schema_lib.schema_features(schema_lib.parse_schema(schema_text)))
     example_gen = example_gen_for(config, csv_dir)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
@@ -72,18 +73,17 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
                 examples=example_gen.outputs["examples"],
                 model=trainer.outputs["model"],
                 baseline_model=baseline,
-                eval_config=task.eval_config(config.evaluation, label),
+                eval_config=task.eval_config(config.evaluation, labels),
                 example_splits=["eval"],
             ).with_id(f"Evaluator{suffix}")
             components.append(evaluator)
             blessing = evaluator.outputs["blessing"]
-        components.append(tfx.components.Pusher(
-            model=trainer.outputs["model"],
-            model_blessing=blessing,  # None: pushed unconditionally (evaluation.enabled is false)
-            push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=os.path.join(config.serving_root, serving_name)
-            )),
-        ).with_id(f"Pusher{suffix}"))
+        warmup = ServingWarmup(model=trainer.outputs["model"], examples=example_gen.outputs["examples"]
+                               ).with_id(f"ServingWarmup{suffix}")
+        components.append(warmup)
+        # blessing None: pushed unconditionally (evaluation.enabled is false)
+        components.append(atomic_pusher(warmup.outputs["warmed_model"], blessing,
+                                        os.path.join(config.serving_root, serving_name)).with_id(f"Pusher{suffix}"))
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,

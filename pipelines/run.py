@@ -136,17 +136,23 @@ class _captured_logs:
         self.file.close()
         return False
 
+
 def print_summary(summary: RunSummary, echo: Echo = echo_line) -> None:
     echo(f"pipeline finished in {summary.total_seconds:.0f}s on {summary.data}")
     for outcome in summary.models:
         if len(summary.models) > 1:
             echo(f"model {outcome.model_name}:")
-        for name in ("auc", "binary_crossentropy", "calibration", "example_count"):
-            if name in outcome.metrics:
-                label = "log_loss" if name == "binary_crossentropy" else name
-                baseline = outcome.baseline_metrics.get(name)
-                against = f"  (baseline {baseline:.4f})" if baseline is not None else ""
-                echo(f"  held-out {label:<12} {outcome.metrics[name]:.4f}{against}")
+        shown = {"auc": "auc", "binary_crossentropy": "log_loss", "calibration": "calibration",
+                 "example_count": "example_count"}
+        # A multi-task model's metrics are named <head>/<metric>: each head's are shown in turn.
+        for head in sorted({name.rpartition("/")[0] for name in outcome.metrics}):
+            for metric, label in shown.items():
+                name = f"{head}/{metric}" if head else metric
+                if name in outcome.metrics:
+                    baseline = outcome.baseline_metrics.get(name)
+                    against = f"  (baseline {baseline:.4f})" if baseline is not None else ""
+                    label = f"{head}/{label}" if head else label
+                    echo(f"  held-out {label:<12} {outcome.metrics[name]:.4f}{against}")
         if outcome.blessed is None:
             echo("  blessed: not evaluated (evaluation.enabled is false)")
         else:

@@ -13,10 +13,10 @@ Dataflow, or any portable runner (see the README).
 from __future__ import annotations
 
 import os
-import threading
 import time
 from typing import Callable, Mapping
 
+from pipelines import periodic
 from pipelines.config import PipelineConfig
 
 #: The container image of the Kubeflow V2 components: TFX's own plus this package (see the README).
@@ -58,32 +58,18 @@ def run(config: PipelineConfig, pipeline) -> str | None:
     return kubeflow_spec_path(config) if config.runner == "kubeflow_v2" else None
 
 
-class heartbeat:
+def heartbeat(started: Mapping[str, float], finished: Mapping[str, float], echo: Callable[[str], None],
+              interval: float = 60.0) -> periodic.every:
     """While it is open, says every ``interval`` seconds which components are still running, so
     long Beam stages (minutes at millions of rows) are not silent.
 
     ``started`` and ``finished`` map component ids to start times (``time.monotonic()``) and
     durations; the progress handler fills them as the runner logs.
     """
+    def beat() -> None:
+        now = time.monotonic()
+        for name, start in list(started.items()):
+            if name not in finished:
+                echo(f"[{name}] still running, {now - start:.0f}s")
 
-    def __init__(self, started: Mapping[str, float], finished: Mapping[str, float], echo: Callable[[str], None],
-                 interval: float = 60.0):
-        self.started, self.finished, self.echo, self.interval = started, finished, echo, interval
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True, name="pipeline-heartbeat")
-
-    def _beat(self) -> None:
-        while not self.stop.wait(self.interval):
-            now = time.monotonic()
-            for name, start in list(self.started.items()):
-                if name not in self.finished:
-                    self.echo(f"[{name}] still running, {now - start:.0f}s")
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        return False
+    return periodic.every(interval, beat, name="pipeline-heartbeat")

@@ -163,11 +163,12 @@ def read_evaluation(uri: str) -> Evaluation:
             if not item.value.HasField("double_value") or item.key.is_diff:
                 continue
             value = item.value.double_value.value
+            name = metric_name(item.key)
             if item.key.model_name == "baseline":
                 if not where:
-                    baseline[item.key.name] = value
+                    baseline[name] = value
             else:
-                metrics.setdefault(where, {})[item.key.name] = value
+                metrics.setdefault(where, {})[name] = value
     roc, calibration = [], []
     for record in io.load_and_deserialize_plots(uri):
         if slice_name(record.slice_key):
@@ -189,6 +190,11 @@ def read_evaluation(uri: str) -> Evaluation:
     return Evaluation(metrics, baseline, failures, roc, calibration)
 
 
+def metric_name(key) -> str:
+    """A TFMA metric key's name; a multi-output (multi-task) model's are ``<output>/<metric>``."""
+    return f"{key.output_name}/{key.name}" if key.output_name else key.name
+
+
 def _roc_point(matrix) -> tuple[float, float]:
     positives = matrix.true_positives + matrix.false_negatives
     negatives = matrix.false_positives + matrix.true_negatives
@@ -198,7 +204,8 @@ def _roc_point(matrix) -> tuple[float, float]:
 
 def _failure(failure, where: str) -> str:
     threshold = failure.metric_threshold
-    name = f"{failure.metric_key.name} on {where}" if where else failure.metric_key.name
+    name = metric_name(failure.metric_key)
+    name = f"{name} on {where}" if where else name
     value = failure.metric_value.double_value.value
     if failure.metric_key.is_diff:
         change = threshold.change_threshold

@@ -20,39 +20,73 @@ class PipelineTask:
     name: str  # a task of zoo.registry.TASKS; every model of the pipeline must be of it
     preprocessing_fn: str  # Transform's entry point, by dotted path
     run_fn: str  # the Trainer's contract: a run_fn by dotted path, reading custom_config (pipelines.pipeline)
-    headline_metric: str  # the metric that decides the blessing; run listings show it first
-    eval_config: Callable[[EvaluationConfig, str], "tfma.EvalConfig"]  # (evaluation, label key) -> EvalConfig
+    # The metric that decides the blessing (run listings show it first); {label} is the first label.
+    headline_metric: str
+    eval_config: Callable[[EvaluationConfig, list], "tfma.EvalConfig"]  # (evaluation, label keys) -> EvalConfig
+
+    def headline(self, labels: list[str]) -> str:
+        return self.headline_metric.format(label=labels[0])
 
 
-def ranking_eval_config(evaluation: EvaluationConfig, label_key: str) -> "tfma.EvalConfig":
-    """AUC (the blessing: above ``min_auc`` and, with a baseline, at most ``change_threshold`` below
-    the baseline's), log loss, calibration, example count, mean label and prediction, and the ROC
-    (confusion matrices) and calibration plots, overall and per slice, on raw examples."""
+def _binary_metrics(evaluation: EvaluationConfig, gate: bool) -> list:
+    """AUC (gated when ``gate``: above ``min_auc`` and, with a baseline, at most ``change_threshold``
+    below the baseline's), log loss, calibration, example count, mean label and prediction, and the
+    ROC (confusion matrices) and calibration plots."""
     import tensorflow_model_analysis as tfma
 
-    auc_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": evaluation.min_auc}))
-    if evaluation.baseline:
-        # TFX drops change thresholds when no blessed model exists yet, so the first run is judged by min_auc.
-        auc_threshold.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -evaluation.change_threshold}))
+    auc = tfma.MetricConfig(class_name="AUC")
+    if gate:
+        threshold = tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": evaluation.min_auc}))
+        if evaluation.baseline:
+            # TFX drops change thresholds when no blessed model exists yet, so the first run is judged by min_auc.
+            threshold.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -evaluation.change_threshold}))
+        # The decision is taken on the whole eval split; small slices would make it noisy.
+        auc.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                                                     threshold=threshold))
+    return [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        auc,
+        tfma.MetricConfig(class_name="BinaryCrossentropy"),  # log loss
+        tfma.MetricConfig(class_name="Calibration"),
+        tfma.MetricConfig(class_name="MeanLabel"),
+        tfma.MetricConfig(class_name="MeanPrediction"),
+        # The ROC curve and a 10-bucket reliability diagram, small enough for the report.
+        tfma.MetricConfig(class_name="ConfusionMatrixPlot", config='{"num_thresholds": 100}'),
+        tfma.MetricConfig(class_name="CalibrationPlot", config='{"num_buckets": 10}'),
+    ]
+
+
+def _slicing_specs(evaluation: EvaluationConfig) -> list:
+    import tensorflow_model_analysis as tfma
+
+    return [tfma.SlicingSpec(), *(tfma.SlicingSpec(feature_keys=[f]) for f in evaluation.slices)]
+
+
+def ranking_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.EvalConfig":
+    """The binary metrics of ``_binary_metrics``, the AUC gated, overall and per slice, on raw examples."""
+    import tensorflow_model_analysis as tfma
+
+    (label,) = labels
     return tfma.EvalConfig(
         # One spec: TFX adds the baseline's copy when its resolver found one.
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label_key)],
-        slicing_specs=[tfma.SlicingSpec(), *(tfma.SlicingSpec(feature_keys=[f]) for f in evaluation.slices)],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            # The decision is taken on the whole eval split; small slices would make it noisy.
-            tfma.MetricConfig(class_name="AUC", per_slice_thresholds=[
-                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=auc_threshold)]),
-            tfma.MetricConfig(class_name="BinaryCrossentropy"),  # log loss
-            tfma.MetricConfig(class_name="Calibration"),
-            tfma.MetricConfig(class_name="MeanLabel"),
-            tfma.MetricConfig(class_name="MeanPrediction"),
-            # The ROC curve and a 10-bucket reliability diagram, small enough for the report.
-            tfma.MetricConfig(class_name="ConfusionMatrixPlot", config='{"num_thresholds": 100}'),
-            tfma.MetricConfig(class_name="CalibrationPlot", config='{"num_buckets": 10}'),
-        ])],
+        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label)],
+        slicing_specs=_slicing_specs(evaluation),
+        metrics_specs=[tfma.MetricsSpec(metrics=_binary_metrics(evaluation, gate=True))],
+    )
+
+
+def multitask_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.EvalConfig":
+    """The binary metrics per head (each head is the output named after its label); the first label's
+    AUC decides the blessing, as the headline task."""
+    import tensorflow_model_analysis as tfma
+
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_keys={label: label for label in labels})],
+        slicing_specs=_slicing_specs(evaluation),
+        metrics_specs=[tfma.MetricsSpec(output_names=[label], metrics=_binary_metrics(evaluation, gate=index == 0))
+                       for index, label in enumerate(labels)],
     )
 
 
@@ -63,7 +97,10 @@ RANKING = PipelineTask(
     headline_metric="auc",
     eval_config=ranking_eval_config,
 )
-TASKS = {task.name: task for task in (RANKING,)}
+# Multi-task models with binary heads, one per schema label (the Trainer's model_heads).
+MULTITASK = dataclasses.replace(RANKING, name="multitask", headline_metric="{label}/auc",
+                                eval_config=multitask_eval_config)
+TASKS = {task.name: task for task in (RANKING, MULTITASK)}
 
 
 def get_task(name: str) -> PipelineTask:

@@ -3,7 +3,8 @@
 Referenced by dotted path (``pipelines.trainer.run_fn``), so TFX needs no module file.
 ``fn_args.custom_config`` carries the model name, its hyper-parameter overrides, the
 optimizer settings and the ``tf.distribute`` strategy's name (see ``pipelines.pipeline`` and
-``pipelines.distribute``).
+``pipelines.distribute``). A multi-task model gets one head per schema label (``zoo.role=label``, in
+schema order) unless its ``tasks`` hyper-parameter names them, and trains on all of them.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from pipelines import distribute
 from pipelines.export import export_serving_model
 from pipelines.transform import feature_spec
 from zoo.backend import keras, tf
-from zoo.schema import load_schema
+from zoo.models.multitask import compile_multitask
+from zoo.schema import label_names, load_schema, schema_features
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -30,31 +32,34 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     schema = load_schema(fn_args.schema_path)
     spec = feature_spec(schema, transform_output)
+    card = zoo.get_card(config["model_name"])
+    hparams, heads = model_heads(card, config["hparams"], label_names(schema_features(schema)))
     strategy = distribute.make_strategy(strategy_name)
     logging.info("training with %s", distribute.describe(strategy))
 
     def dataset(files, shuffle):
         def build(input_context=None):
-            options = tfxio.TensorFlowDatasetOptions(
-                batch_size=config["batch_size"], label_key=spec.label, shuffle=shuffle, shuffle_seed=config["seed"]
-            )
+            options = tfxio.TensorFlowDatasetOptions(  # labels stay among the features: one or several heads
+                batch_size=config["batch_size"], shuffle=shuffle, shuffle_seed=config["seed"])
             data = fn_args.data_accessor.tf_dataset_factory(
                 files, options, transform_output.transformed_metadata.schema
             )
-            return data.map(lambda features, label: ({name: features[name] for name in spec.names}, label))
+            return data.map(lambda features: ({name: features[name] for name in spec.names},
+                                               {head: features[head] for head in heads} if heads
+                                               else features[spec.label]))
 
         if isinstance(strategy, tf.distribute.ParameterServerStrategy):
             return keras.utils.experimental.DatasetCreator(build)  # each worker builds its own input pipeline
         return build()
 
     with strategy.scope():  # variables (and their placement or sharding) belong to the strategy
-        model = zoo.create(config["model_name"], spec, **config["hparams"])
-        card = zoo.get_card(config["model_name"])
-        model.compile(
-            optimizer=keras.optimizers.Adam(config["learning_rate"]),
-            loss=card.loss,
-            metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryCrossentropy(name="log_loss")],
-        )
+        model = zoo.create(config["model_name"], spec, **hparams)
+        optimizer = keras.optimizers.Adam(config["learning_rate"])
+        if heads:
+            compile_multitask(model, optimizer)
+        else:
+            model.compile(optimizer=optimizer, loss=card.loss,
+                          metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryCrossentropy(name="log_loss")])
     chief = distribute.is_chief()
     # Non-chief workers hold the same model; they write to scratch space so that files never collide.
     run_dir = fn_args.model_run_dir if chief else tempfile.mkdtemp()
@@ -73,3 +78,19 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export_serving_model(model, transform_output, schema, fn_args.serving_model_dir if chief else tempfile.mkdtemp(),
                          card=card)
     tf.keras.backend.clear_session()
+
+
+def model_heads(card, hparams: dict, labels: list[str]) -> tuple[dict, list[str]]:
+    """The hyper-parameters to build with and the label of each head (``[]``: one label, ``spec.label``).
+
+    A multi-task model without ``tasks`` gets one binary head per schema label; heads it names must be
+    schema labels, since each trains on the label of its name.
+    """
+    if card.task != "multitask":
+        return dict(hparams), []
+    hparams = {"tasks": [{"name": label} for label in labels], **hparams}
+    heads = [task["name"] for task in hparams["tasks"]]
+    unknown = sorted(set(heads) - set(labels))
+    if unknown:
+        raise ValueError(f"tasks {unknown} of {card.name} are not labels of the schema, which has {labels}")
+    return hparams, heads

@@ -61,10 +61,10 @@ def feature_spec(schema, tf_transform_output: tft.TFTransformOutput) -> FeatureS
 
 
 def raw_serving_spec(schema) -> dict[str, Any]:
-    """The parsing spec of raw serving inputs: every raw feature but the label."""
-    label = schema_lib.label_name(schema_lib.schema_features(schema))
+    """The parsing spec of raw serving inputs: every raw feature but the labels."""
     spec = dict(schema_utils.schema_as_feature_spec(schema).feature_spec)
-    spec.pop(label, None)
+    for label in schema_lib.label_names(schema_lib.schema_features(schema)):
+        del spec[label]
     return spec
 
 

@@ -297,6 +297,22 @@ def decode_examples(request: Mapping[str, Any]) -> list[bytes]:
     return serialized
 
 
+def example_to_json(serialized: bytes) -> dict[str, list]:
+    """A serialized tf.Example as one JSON object of ``examples`` (what a client sends to :classify or
+    :regress); bytes that are not UTF-8 become ``{"b64": ...}``. ``decode_examples`` reads it back."""
+    def value(item):
+        if not isinstance(item, bytes):
+            return item
+        try:
+            return item.decode()
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(item).decode()}
+
+    features = tf.train.Example.FromString(serialized).features.feature
+    return {name: [value(item) for item in getattr(feature, feature.WhichOneof("kind")).value]
+            for name, feature in features.items() if feature.WhichOneof("kind")}
+
+
 def _features(values: Mapping[str, Any], where: str) -> dict[str, tf.train.Feature]:
     return {
         name: _feature(value if isinstance(value, list) else [value], f"{where}.{name}")

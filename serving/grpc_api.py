@@ -11,10 +11,12 @@ import time
 from typing import Callable
 
 import grpc
-from tensorflow_serving.apis import get_model_status_pb2, model_service_pb2_grpc, prediction_service_pb2_grpc
+from google.protobuf.message import DecodeError
+from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2,
+                                     model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc, regression_pb2)
 
 from serving import protos
-from serving.errors import ServingError
+from serving.errors import InvalidArgument, ServingError
 from serving.metrics import Metrics
 from serving.model_manager import ModelManager
 
@@ -39,12 +41,31 @@ def _resolve(manager: ModelManager, model_spec, context: _Context):
     return servable
 
 
+class _Undecodable:
+    """What the deserializer hands over for bytes that are not the method's request message."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def _deserializer(message_type) -> Callable:
+    """``FromString`` that never raises: grpc would answer INTERNAL, but bad bytes are the client's error."""
+    def deserialize(data: bytes):
+        try:
+            return message_type.FromString(data)
+        except (DecodeError, RuntimeWarning, ValueError) as error:
+            return _Undecodable(f"the request is not a valid {message_type.DESCRIPTOR.full_name}: {error}")
+    return deserialize
+
+
 def _method(api: str, manager: ModelManager, metrics: Metrics, compute: Callable) -> Callable:
     """A servicer method: resolves the servable, runs ``compute``, maps ServingError to its status."""
 
     def handler(request, grpc_context):
         started, context, code = time.perf_counter(), _Context(), grpc.StatusCode.OK
         try:
+            if isinstance(request, _Undecodable):
+                raise InvalidArgument(request.message)
             return compute(request, context)
         except ServingError as error:
             code = grpc.StatusCode[error.grpc_code]
@@ -99,6 +120,37 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         self.GetModelStatus = _method("status", manager, metrics, status)
 
 
+# Service -> method -> (request, response); methods left out (MultiInference, HandleReloadConfigRequest)
+# are answered UNIMPLEMENTED by grpc.
+_METHODS = {
+    "tensorflow.serving.PredictionService": {
+        "Predict": (predict_pb2.PredictRequest, predict_pb2.PredictResponse),
+        "Classify": (classification_pb2.ClassificationRequest, classification_pb2.ClassificationResponse),
+        "Regress": (regression_pb2.RegressionRequest, regression_pb2.RegressionResponse),
+        "GetModelMetadata": (get_model_metadata_pb2.GetModelMetadataRequest,
+                             get_model_metadata_pb2.GetModelMetadataResponse),
+    },
+    "tensorflow.serving.ModelService": {
+        "GetModelStatus": (get_model_status_pb2.GetModelStatusRequest, get_model_status_pb2.GetModelStatusResponse),
+    },
+}
+
+
+def _handlers(prediction: PredictionService, model: ModelService) -> tuple:
+    """The services' handlers, as the generated ``add_*Servicer_to_server`` build them but with
+    ``_deserializer``, so that undecodable bytes get INVALID_ARGUMENT."""
+    servicers = {"tensorflow.serving.PredictionService": prediction, "tensorflow.serving.ModelService": model}
+    return tuple(
+        grpc.method_handlers_generic_handler(service, {
+            name: grpc.unary_unary_rpc_method_handler(getattr(servicers[service], name),
+                                                      request_deserializer=_deserializer(request),
+                                                      response_serializer=response.SerializeToString)
+            for name, (request, response) in methods.items()
+        })
+        for service, methods in _METHODS.items()
+    )
+
+
 def start_grpc_server(manager: ModelManager, metrics: Metrics, address: str, max_message_bytes: int,
                       max_workers: int = 64) -> tuple[grpc.Server, int]:
     """Starts the services on ``address`` (``host:port``, port 0 picks one); returns the server and port."""
@@ -106,8 +158,7 @@ def start_grpc_server(manager: ModelManager, metrics: Metrics, address: str, max
                ("grpc.max_send_message_length", max_message_bytes)]
     server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="grpc"),
                          options=options)
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(manager, metrics), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(manager, metrics), server)
+    server.add_generic_rpc_handlers(_handlers(PredictionService(manager, metrics), ModelService(manager, metrics)))
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot bind gRPC to {address}")

@@ -5,6 +5,7 @@ functions, so a warm-up request exercises exactly what a gRPC client would.
 """
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -20,6 +21,7 @@ from zoo.backend import tf
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_WARMUP_RECORDS = 1000  # TF Serving's cap
 METADATA_FIELD = "signature_def"
+MAX_TENSOR_ELEMENTS = 1 << 24
 
 
 def _fill_model_spec(spec, servable, signature_name: str) -> None:
@@ -28,10 +30,22 @@ def _fill_model_spec(spec, servable, signature_name: str) -> None:
     spec.signature_name = signature_name
 
 
+def _dtype_name(enum: int) -> str:
+    try:
+        return tf.as_dtype(enum).name
+    except TypeError:
+        return f"an invalid type ({enum})"
+
+
 def _to_array(proto, name: str, expected: tf.DType) -> np.ndarray:
     if proto.dtype != expected.as_datatype_enum:
-        got = tf.as_dtype(proto.dtype).name if proto.dtype else "an invalid type"
-        raise InvalidArgument(f"Expects arg[{name}] to be {expected.name} but {got} is provided")
+        raise InvalidArgument(f"Expects arg[{name}] to be {expected.name} but {_dtype_name(proto.dtype)} is provided")
+    dims = [dim.size for dim in proto.tensor_shape.dim]
+    if proto.tensor_shape.unknown_rank or any(size < 0 for size in dims):
+        raise InvalidArgument(f"input {name!r} must have a fully defined shape, not {dims}")
+    # A single value is broadcast to the whole shape (TensorProto's rule): cap what that may allocate.
+    if math.prod(dims) > MAX_TENSOR_ELEMENTS:
+        raise InvalidArgument(f"input {name!r} has {math.prod(dims):,} elements, over {MAX_TENSOR_ELEMENTS:,}")
     try:
         return tf.make_ndarray(proto)
     except (TypeError, ValueError) as error:

@@ -45,3 +45,42 @@ def movielens_dir():
     if not (path / "ratings.csv").exists():
         pytest.fail(f"the shared MovieLens copy is missing at {path}; see ../shared/data/README.md")
     return path
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    """Writes a minimal pipeline config plus the given YAML text to ``tmp_path/c.yaml``; returns its path."""
+    def write(text: str) -> pathlib.Path:
+        path = tmp_path / "c.yaml"
+        path.write_text(f"pipeline_name: p\nschema: {REPO}/schemas/movielens_ctr.pbtxt\n"
+                        f"output_dir: out\nserving_model_name: m\n{text}")
+        return path
+
+    return write
+
+
+def _worker_group(item) -> str:
+    """The test's module, plus the parameters of the module-scoped fixtures it uses.
+
+    `make test` runs two pytest-xdist workers with ``--dist loadgroup``: tests sharing an expensive
+    module fixture (a pipeline run, a trained model of one kind) must stay on one worker, while
+    different parameters of one module (the contract test's models) may go to either.
+    """
+    key = [item.nodeid.split("::")[0]]
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        for name in sorted(callspec.params):
+            definitions = item._fixtureinfo.name2fixturedefs.get(name, ())
+            if definitions and definitions[-1].scope != "function":
+                key.append(str(callspec.params[name]))
+    return "::".join(key)
+
+
+def pytest_collection_modifyitems(config, items):
+    # The slow tests (pipelines, servers) go first so that the two workers finish together rather
+    # than one of them starting a ten-minute pipeline while the other is idle.
+    # Whole modules move, so that a module-scoped fixture is still built once per worker.
+    slow_modules = {item.module for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.module not in slow_modules)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))

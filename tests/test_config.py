@@ -10,13 +10,6 @@ from pipelines.config import ConfigError, load_config
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _write(tmp_path, text):
-    path = tmp_path / "c.yaml"
-    path.write_text(f"pipeline_name: p\nschema: {REPO}/schemas/movielens_ctr.pbtxt\n"
-                    f"output_dir: out\nserving_model_name: m\n{text}")
-    return path
-
-
 def test_shipped_config_loads_with_paths_resolved():
     config = load_config(REPO / "configs" / "movielens_ctr.yaml")
     assert config.model.name == "deepfm" and config.schema == str(REPO / "schemas" / "movielens_ctr.pbtxt")
@@ -25,8 +18,8 @@ def test_shipped_config_loads_with_paths_resolved():
     assert config.model.hparams["hidden_units"] == [128, 64]
 
 
-def test_relative_paths_resolve_against_the_config_file(tmp_path):
-    assert load_config(_write(tmp_path, "")).output_dir == str(tmp_path / "out")
+def test_relative_paths_resolve_against_the_config_file(tmp_path, config_file):
+    assert load_config(config_file("")).output_dir == str(tmp_path / "out")
 
 
 @pytest.mark.parametrize("text, message", [
@@ -38,9 +31,9 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
     ("data: {source: csv}\n", "needs data.path"),
     ("model: {hparams: [1, 2]}\n", "hparams must be Mapping"),
 ])
-def test_config_errors_are_specific(tmp_path, text, message):
+def test_config_errors_are_specific(text, message, config_file):
     with pytest.raises((ConfigError, KeyError), match=message):
-        load_config(_write(tmp_path, text))
+        load_config(config_file(text))
 
 
 def test_missing_required_key(tmp_path):

@@ -20,7 +20,7 @@ from zoo.data.from_schema import to_example
 pytestmark = pytest.mark.slow
 REPO = pathlib.Path(__file__).resolve().parent.parent
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
-              "LatestBlessedModelResolver", "Trainer", "Evaluator", "Pusher"}
+              "LatestBlessedModelResolver", "Trainer", "Evaluator", "ServingWarmup", "Pusher"}
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +98,32 @@ def test_zoo_serve_predictions_match_the_in_process_model(run, small_config, mov
         predictions = np.array(http_json(f"{url}/v1/models/{small_config.serving_model_name}:predict", body)["predictions"])
     assert predictions.shape == (len(examples), 1)
     np.testing.assert_allclose(predictions, expected.numpy(), atol=1e-6)
+
+
+def test_the_pushed_model_warms_up_on_raw_examples_and_regresses(run, small_config, movielens_dir, caplog):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from pipelines.demo import http_json
+    from serving.codec import example_to_json
+    from serving.server import start_server
+
+    summary, _ = run
+    warmup = pathlib.Path(summary.pushed_path, "assets.extra", "tf_serving_warmup_requests")
+    logs = [prediction_log_pb2.PredictionLog.FromString(r) for r in tf.compat.v1.io.tf_record_iterator(str(warmup))]
+    assert [log.WhichOneof("log_type") for log in logs] == ["predict_log", "classify_log", "regress_log"] * 4
+    (first, *_) = tf.make_ndarray(logs[0].predict_log.request.inputs["examples"])
+    assert {"user_id", "movie_id", "hour"} <= set(tf.train.Example.FromString(first).features.feature)  # raw columns
+
+    examples = _real_examples(movielens_dir)
+    (expected,) = tf.saved_model.load(summary.pushed_path).signatures["serving_default"](
+        examples=tf.constant(examples)).values()
+    name = small_config.serving_model_name
+    with caplog.at_level("INFO", logger="serving.model_manager"):
+        with start_server(name, str(pathlib.Path(summary.pushed_path).parent)) as server:
+            body = {"signature_name": "regress", "examples": [example_to_json(e) for e in examples]}
+            regressed = http_json(f"{server.url}/v1/models/{name}:regress", body)["results"]
+    assert "replayed 12 warm-up requests" in caplog.text
+    np.testing.assert_allclose(regressed, expected.numpy()[:, 0], atol=1e-6)
 
 
 def test_threshold_refuses_a_model_below_it_and_pushes_nothing(run, small_config):

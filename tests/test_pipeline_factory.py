@@ -13,15 +13,8 @@ from pipelines.config import ConfigError, load_config
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _write(tmp_path, text):
-    path = tmp_path / "c.yaml"
-    path.write_text(f"pipeline_name: p\nschema: {REPO}/schemas/movielens_ctr.pbtxt\n"
-                    f"output_dir: out\nserving_model_name: m\n{text}")
-    return path
-
-
 @pytest.mark.parametrize("text, message", [
-    ("task: ranknig\n", "task 'ranknig' is not a task; pipelines support: \\['ranking'\\]"),
+    ("task: ranknig\n", "task 'ranknig' is not a task; pipelines support: \\['multitask', 'ranking'\\]"),
     ("task: retrieval\n", "task 'retrieval' has no pipeline yet"),
     ("models: [{name: deepfm}, {name: dcm}]\n", "closest: dcn"),
     ("models: [{name: fm}, {name: fm}]\n", "distinct names"),
@@ -33,17 +26,17 @@ def _write(tmp_path, text):
     ("data: {split: random}\n", "data.split must be one of"),
     ("data: {source: parquet}\n", "needs data.path"),
 ])
-def test_config_errors_are_specific(tmp_path, text, message):
+def test_config_errors_are_specific(text, message, config_file):
     with pytest.raises(ConfigError, match=message):
-        load_config(_write(tmp_path, text))
+        load_config(config_file(text))
 
 
-def test_a_model_of_another_task_is_refused(tmp_path):
+def test_a_model_of_another_task_is_refused(config_file):
     import zoo
 
     other = next(name for name in zoo.list_models() if zoo.get_card(name).task != "ranking")
     with pytest.raises(ConfigError, match=f"model '{other}' is a .* model but the pipeline's task is 'ranking'"):
-        load_config(_write(tmp_path, f"model: {{name: {other}}}\n"))
+        load_config(config_file(f"model: {{name: {other}}}\n"))
 
 
 def test_shipped_configs_load():
@@ -53,32 +46,39 @@ def test_shipped_configs_load():
         load_config(path)
 
 
-def _pipeline(tmp_path, text):
+def _pipeline(config_path):
     from pipelines.pipeline import create_pipeline
 
-    config = load_config(_write(tmp_path, text))
-    return config, create_pipeline(config, str(tmp_path / "input"), pathlib.Path(config.schema).read_text())
+    config = load_config(config_path)
+    return config, create_pipeline(config, str(config_path.parent / "input"), pathlib.Path(config.schema).read_text())
 
 
 def _ids(pipeline):
     return [component.id for component in pipeline.components]
 
 
-def test_several_models_share_example_gen_and_transform(tmp_path):
-    config, pipeline = _pipeline(tmp_path, "models: [{name: fm}, {name: dcn, hparams: {num_cross_layers: 1}}]\n"
-                                           "evaluation: {enabled: false}\n")
+def test_several_models_share_example_gen_and_transform(config_file):
+    from pipelines.push import AtomicPusherExecutor
+
+    config, pipeline = _pipeline(config_file("models: [{name: fm}, {name: dcn, hparams: {num_cross_layers: 1}}]\n"
+                                           "evaluation: {enabled: false}\n"))
     assert sorted(_ids(pipeline)) == sorted([
         "CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
-        "Trainer_fm", "Pusher_fm", "Trainer_dcn", "Pusher_dcn"])
+        "Trainer_fm", "ServingWarmup_fm", "Pusher_fm", "Trainer_dcn", "ServingWarmup_dcn", "Pusher_dcn"])
     by_id = {c.id: c for c in pipeline.components}
     assert json.loads(by_id["Trainer_dcn"].exec_properties["custom_config"])["hparams"] == {"num_cross_layers": 1}
     destination = by_id["Pusher_dcn"].exec_properties["push_destination"]
     assert '"base_directory": "' + str(pathlib.Path(config.serving_root) / "m_dcn") in destination
     assert by_id["Pusher_dcn"].inputs.get("model_blessing") is None  # pushed unconditionally
+    # Pushed: the Trainer's model with warm-up requests from the raw examples, through atomic staging.
+    assert by_id["Pusher_dcn"].inputs["model"].producer_component_id == "ServingWarmup_dcn"
+    assert by_id["ServingWarmup_dcn"].inputs["model"].producer_component_id == "Trainer_dcn"
+    assert by_id["ServingWarmup_dcn"].inputs["examples"].producer_component_id == "CsvExampleGen"
+    assert by_id["Pusher_dcn"].executor_spec.executor_class is AtomicPusherExecutor
 
 
-def test_baseline_resolver_feeds_the_evaluator_and_sets_a_change_threshold(tmp_path):
-    _, pipeline = _pipeline(tmp_path, "evaluation: {baseline: true, change_threshold: 0.01, slices: [weekday]}\n")
+def test_baseline_resolver_feeds_the_evaluator_and_sets_a_change_threshold(config_file):
+    _, pipeline = _pipeline(config_file("evaluation: {baseline: true, change_threshold: 0.01, slices: [weekday]}\n"))
     by_id = {c.id: c for c in pipeline.components}
     assert "LatestBlessedModelResolver" in by_id
     assert "baseline_model" in by_id["Evaluator"].inputs
@@ -92,7 +92,7 @@ def test_the_blessing_is_decided_on_the_overall_slice_and_without_a_baseline_by_
     from pipelines.tasks import ranking_eval_config
 
     evaluation = EvaluationConfig(min_auc=0.6, slices=("hour",))
-    (auc,) = [m for m in ranking_eval_config(evaluation, "clicked").metrics_specs[0].metrics if m.class_name == "AUC"]
+    (auc,) = [m for m in ranking_eval_config(evaluation, ["clicked"]).metrics_specs[0].metrics if m.class_name == "AUC"]
     (per_slice,) = auc.per_slice_thresholds
     assert list(per_slice.slicing_specs) == [type(per_slice.slicing_specs[0])()]  # the overall slice only
     assert per_slice.threshold.value_threshold.lower_bound.value == 0.6
@@ -101,10 +101,10 @@ def test_the_blessing_is_decided_on_the_overall_slice_and_without_a_baseline_by_
 
 @pytest.mark.parametrize("source, example_gen", [
     ("tfrecord", "ImportExampleGen"), ("parquet", "ParquetExampleGen"), ("csv", "CsvExampleGen")])
-def test_input_formats_and_time_split(tmp_path, source, example_gen):
+def test_input_formats_and_time_split(tmp_path, source, example_gen, config_file):
     for split in ("train", "eval"):
         (tmp_path / "files" / split).mkdir(parents=True, exist_ok=True)
-    _, pipeline = _pipeline(tmp_path, f"data: {{source: {source}, path: files, split: time}}\n")
+    _, pipeline = _pipeline(config_file(f"data: {{source: {source}, path: files, split: time}}\n"))
     (component,) = [c for c in pipeline.components if c.id == example_gen]
     assert '"pattern": "train/*"' in component.exec_properties["input_config"]
     assert '"pattern": "eval/*"' in component.exec_properties["input_config"]
@@ -127,11 +127,11 @@ def test_svg_plot_maps_points_into_the_frame():
     assert "points='55.0,240.0 370.0,28.0'" in svg and svg.startswith("<svg") and svg.endswith("</svg>")
 
 
-def test_dump_config_reads_back_equal(tmp_path):
+def test_dump_config_reads_back_equal(tmp_path, config_file):
     from pipelines.config import dump_config
 
     for text in ("evaluation: {baseline: true, slices: [weekday, hour]}\n",
                  "models: [{name: fm}, {name: dcn, hparams: {num_cross_layers: 1}}]\n"):
-        config = load_config(_write(tmp_path, text))
+        config = load_config(config_file(text))
         (tmp_path / "dumped.yaml").write_text(dump_config(config))
         assert load_config(tmp_path / "dumped.yaml") == config

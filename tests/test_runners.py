@@ -21,7 +21,7 @@ from pipelines.run import _captured_logs, _ComponentProgress, run_pipeline
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
-              "Trainer", "Evaluator", "Pusher"}
+              "Trainer", "Evaluator", "ServingWarmup", "Pusher"}
 MULTI_PROCESSING = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
 IN_MEMORY = ("--direct_running_mode=in_memory",)
 # Same global batch, seed and data order: the 2-replica run differs only by float summation order,

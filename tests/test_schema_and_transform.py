@@ -27,13 +27,22 @@ def test_schema_features_kinds_from_types_and_tags(contract_schema):
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.colour=red" } }', "bad tag"),
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.role=target" } }', "zoo.role must be"),
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.max_len=-3" } }', "positive integer"),
-    ('feature { name: "a" type: INT annotation { tag: "zoo.role=label" } }'
-     'feature { name: "b" type: INT annotation { tag: "zoo.role=label" } }', "several labels"),
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=numeric" } }', "cannot be numeric"),
 ])
 def test_schema_errors_name_the_feature_and_the_problem(text, message):
     with pytest.raises(SchemaError, match=message):
         schema_features(parse_schema(text))
+
+
+def test_a_multi_task_schema_lists_its_labels_in_order_and_serving_parses_none():
+    from zoo.schema import label_name, label_names
+
+    schema = parse_schema('feature { name: "x" type: FLOAT }'
+                          'feature { name: "b" type: INT annotation { tag: "zoo.role=label" } }'
+                          'feature { name: "a" type: INT annotation { tag: "zoo.role=label" } }')
+    features = schema_features(schema)
+    assert label_names(features) == ["b", "a"] and label_name(features) == "b"
+    assert set(raw_serving_spec(schema)) == {"x"}
 
 
 def test_feature_spec_sizes_reserve_missing_and_oov_ids(contract_schema, contract_data):

@@ -19,60 +19,12 @@ import pytest
 
 import serving  # noqa: F401  (sets up the environment before TensorFlow loads)
 from serving import server
+from serving.codec import example_to_json
 from serving.config import ModelSpec, VersionPolicy
+from toy_models import export_toy
 from zoo.backend import tf
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_EXAMPLE_SPEC = tf.TensorSpec([None], tf.string)
-
-
-class _Toy(tf.Module):
-    """y = x / 2 + offset, in the shapes the REST API has to handle; ``offset`` tells versions apart."""
-
-    def __init__(self, offset: float):
-        super().__init__()
-        self.offset = tf.Variable(offset)
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-    def half_plus(self, x):
-        return {"y": x / 2 + self.offset}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([None, 2], tf.int64)])
-    def multi(self, a, b):
-        return {"total": a + tf.cast(tf.reduce_sum(b, axis=1), tf.float32), "doubled": b * 2}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def strings(self, text):
-        return {"upper": tf.strings.upper(text), "echo_bytes": text, "length": tf.strings.length(text)}
-
-    @tf.function(input_signature=[_EXAMPLE_SPEC])
-    def regress(self, examples):
-        features = tf.io.parse_example(
-            examples,
-            {
-                "x": tf.io.FixedLenFeature([], tf.float32),
-                "w": tf.io.FixedLenFeature([], tf.float32, default_value=1.0),
-            },
-        )
-        return {"prediction": features["w"] * features["x"] / 2 + self.offset}
-
-    @tf.function(input_signature=[_EXAMPLE_SPEC])
-    def classify(self, examples):
-        x = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([], tf.float32)})["x"]
-        classes = tf.tile(tf.constant([["pos", "neg"]]), [tf.shape(x)[0], 1])
-        return {"scores": tf.stack([x / 10, 1 - x / 10], axis=1), "classes": classes}
-
-
-def _export_toy(path: Path, offset: float) -> None:
-    toy = _Toy(offset)
-    signatures = {
-        "serving_default": toy.half_plus,
-        "multi": toy.multi,
-        "strings": toy.strings,
-        "regress_x": toy.regress,
-        "classify_x": toy.classify,
-    }
-    tf.saved_model.save(toy, str(path), signatures=signatures)
 
 
 def _export_tf1_half_plus_three(path: Path) -> None:
@@ -99,8 +51,8 @@ def _export_tf1_half_plus_three(path: Path) -> None:
 @pytest.fixture(scope="module")
 def toy_base_path(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("toy")
-    _export_toy(base / "1", offset=2.0)
-    _export_toy(base / "2", offset=3.0)
+    export_toy(base / "1", offset=2.0)
+    export_toy(base / "2", offset=3.0)
     (base / "not-a-version").mkdir()  # ignored, as in TF Serving
     return base
 
@@ -548,7 +500,7 @@ def test_export_writes_card_and_warmup_requests(zoo_model):
     assert card["name"] == "logistic_regression"
     records = list(tf.compat.v1.io.tf_record_iterator(str(path / "assets.extra" / "tf_serving_warmup_requests")))
     kinds = [prediction_log_pb2.PredictionLog.FromString(r).WhichOneof("log_type") for r in records]
-    assert kinds == ["predict_log", "classify_log"] * 2  # 12 examples in batches of 8
+    assert kinds == ["predict_log", "classify_log", "regress_log"] * 2  # 12 examples in batches of 8
 
 
 def test_exported_signatures_and_methods(zoo_model):
@@ -558,6 +510,8 @@ def test_exported_signatures_and_methods(zoo_model):
     assert defs["classify"]["method_name"] == "tensorflow/serving/classify"
     assert set(defs["classify"]["inputs"]) == {"inputs"}
     assert set(defs["classify"]["outputs"]) == {"classes", "scores"}
+    assert defs["regress"]["method_name"] == "tensorflow/serving/regress"
+    assert set(defs["regress"]["inputs"]) == {"inputs"} and set(defs["regress"]["outputs"]) == {"outputs"}
     assert set(defs["predict_raw"]["inputs"]) == {"user", "item", "city", "tags", "history", "history_gaps", "price",
                                                   "age", "ts"}
 
@@ -582,7 +536,7 @@ def test_exported_model_over_rest_and_grpc_agrees_with_the_model(zoo_model, cont
     assert [p[0] for p in by_example["predictions"]] == pytest.approx(expected[:rows], abs=1e-6)
 
     _, classified = _call(f"{handle.url}/v1/models/ctr:classify",
-                          {"signature_name": "classify", "examples": [_json_features(s) for s in serialized]})
+                          {"signature_name": "classify", "examples": [example_to_json(s) for s in serialized]})
     assert [[label for label, _ in r] for r in classified["results"]] == [["0", "1"]] * rows
     assert [r[1][1] for r in classified["results"]] == pytest.approx(expected[:rows], abs=1e-6)
 
@@ -590,8 +544,13 @@ def test_exported_model_over_rest_and_grpc_agrees_with_the_model(zoo_model, cont
         request = classification_pb2.ClassificationRequest()
         request.model_spec.name, request.model_spec.signature_name = "ctr", "classify"
         request.input.example_list.examples.extend(tf.train.Example.FromString(s) for s in serialized)
-        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Classify(request, timeout=60)
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        response = stub.Classify(request, timeout=60)
+        regress = regression_pb2.RegressionRequest(input=request.input)
+        regress.model_spec.name, regress.model_spec.signature_name = "ctr", "regress"
+        regressed = stub.Regress(regress, timeout=60)
     assert [c.classes[1].score for c in response.result.classifications] == pytest.approx(expected[:rows], abs=1e-6)
+    assert [r.value for r in regressed.result.regressions] == pytest.approx(expected[:rows], abs=1e-6)
 
 
 def test_predict_raw_takes_named_json_features(zoo_model, contract_data):
@@ -607,14 +566,3 @@ def test_predict_raw_takes_named_json_features(zoo_model, contract_data):
                           {"signature_name": "predict_raw", "instances": [_raw_instance(r) for r in rows]})
     assert status == 200, reply
     assert [p[0] for p in reply["predictions"]] == pytest.approx(expected[indices], abs=1e-5)
-
-
-def _json_features(serialized: bytes) -> dict:
-    """A tf.Example as the JSON features :classify takes."""
-    features = tf.train.Example.FromString(serialized).features.feature
-    json_features = {}
-    for name, feature in features.items():
-        kind = feature.WhichOneof("kind")
-        values = list(getattr(feature, kind).value) if kind else []
-        json_features[name] = [v.decode() for v in values] if kind == "bytes_list" else values
-    return json_features

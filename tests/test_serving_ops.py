@@ -21,27 +21,8 @@ from serving.batching import Batcher
 from serving.config import (BatchingParameters, ModelSpec, VersionPolicy, discover_models, models_config_text,
                             parse_batching_parameters, read_models_config)
 from serving.errors import InvalidArgument, Unavailable
+from toy_models import export_toy
 from zoo.backend import tf
-
-
-class _Half(tf.Module):
-    def __init__(self, offset: float):
-        super().__init__()
-        self.offset = tf.Variable(offset)
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
-    def half_plus(self, x):
-        return {"y": x / 2 + self.offset}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-    def parse(self, examples):
-        x = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([], tf.float32)})["x"]
-        return {"outputs": x / 2 + self.offset}
-
-
-def _export(path: Path, offset: float) -> None:
-    module = _Half(offset)
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.half_plus, "regress": module.parse})
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +30,7 @@ def exports(tmp_path_factory) -> Path:
     """Versions 1..3 exported once; tests copy them into their own base paths."""
     root = tmp_path_factory.mktemp("exports")
     for version in (1, 2, 3):
-        _export(root / str(version), float(version + 1))
+        export_toy(root / str(version), float(version + 1))
     return root
 
 
@@ -120,6 +101,119 @@ def test_a_thousand_hostile_requests_get_4xx_and_the_server_keeps_serving(export
             statuses[status] = statuses.get(status, 0) + 1
         assert sum(count for status, count in statuses.items() if status >= 400) >= 1000, statuses
         assert {400, 404, 405, 413} <= set(statuses)
+        assert _predict(handle.url, "m", 2.0) == (200, {"predictions": [3.0]})
+
+
+def _grpc_requests(rng: random.Random) -> list[tuple[str, object]]:
+    """Hostile gRPC requests as (method, message): every field a client controls, set wrong."""
+    from tensorflow.core.framework import tensor_pb2
+    from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, get_model_status_pb2,
+                                         predict_pb2, regression_pb2)
+
+    def predict(name="m", signature="", version=None, label=None, **inputs):
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name, request.model_spec.signature_name = name, signature
+        if version is not None:
+            request.model_spec.version.value = version
+        if label is not None:
+            request.model_spec.version_label = label
+        for key, tensor in inputs.items():
+            request.inputs[key].CopyFrom(tensor)
+        return request
+
+    def tensor(dtype=1, dims=(1,), floats=(1.0,), content=b"", strings=()):
+        proto = tensor_pb2.TensorProto(dtype=dtype)
+        for size in dims:
+            proto.tensor_shape.dim.add(size=size)
+        proto.float_val.extend(floats)
+        proto.string_val.extend(strings)
+        proto.tensor_content = content
+        return proto
+
+    cases = [("Predict", predict(name=name, x=tensor())) for name in ("", "nope", "../etc", "m\x00", "m" * 10_000)]
+    cases += [("Predict", predict(version=99, x=tensor())), ("Predict", predict(label="nope", x=tensor())),
+              ("Predict", predict(signature="nope", x=tensor())), ("Predict", predict()),
+              ("Predict", predict(x=tensor(), q=tensor())), ("Predict", predict(x=tensor(dims=(1 << 40,)))),
+              ("Predict", predict(x=tensor(dims=(-1,)))), ("Predict", predict(x=tensor(dims=(3,), floats=(1.0, 2.0)))),
+              ("Predict", predict(x=tensor(dims=(1,), floats=(), content=b"abc"))),
+              ("Predict", predict(x=tensor(dims=(0,), floats=()))), ("Predict", predict(x=tensor(dims=(2, 2)))),
+              ("Predict", predict(x=tensor(dims=(), floats=(1.0,)))),
+              ("Predict", predict(x=tensor(dtype=7, floats=(), strings=(b"\xff",))))]
+    cases += [("Predict", predict(x=tensor(dtype=dtype))) for dtype in (0, 2, 3, 9, 10, 19, 20, 21, 999)]
+    request = predict(x=tensor())
+    request.output_filter.append("nope")
+    cases.append(("Predict", request))
+
+    def examples_request(kind, signature="regress_x", examples=(), context=None, name="m"):
+        request = (regression_pb2.RegressionRequest if kind == "Regress" else classification_pb2.ClassificationRequest)()
+        request.model_spec.name, request.model_spec.signature_name = name, signature
+        if context is not None:
+            request.input.example_list_with_context.context.CopyFrom(context)
+            request.input.example_list_with_context.examples.extend(examples)
+        elif examples:
+            request.input.example_list.examples.extend(examples)
+        return request
+
+    def example(**features):
+        return tf.train.Example(features=tf.train.Features(feature=features))
+
+    floats = tf.train.Feature(float_list=tf.train.FloatList(value=[1.0]))
+    strings = tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\xff"]))
+    for kind in ("Regress", "Classify"):
+        cases += [(kind, examples_request(kind)), (kind, examples_request(kind, examples=[example()])),
+                  (kind, examples_request(kind, examples=[example(x=strings)])),
+                  (kind, examples_request(kind, examples=[example(y=floats)])),
+                  (kind, examples_request(kind, examples=[example(x=floats)], context=example(x=floats))),
+                  (kind, examples_request(kind, signature="serving_default", examples=[example(x=floats)])),
+                  (kind, examples_request(kind, signature="nope", examples=[example(x=floats)])),
+                  (kind, examples_request(kind, name="nope", examples=[example(x=floats)]))]
+    cases.append(("Classify", examples_request("Classify", examples=[example(x=floats)])))  # a regress signature
+    metadata = get_model_metadata_pb2.GetModelMetadataRequest()
+    metadata.model_spec.name = "m"
+    cases.append(("GetModelMetadata", metadata))
+    metadata = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["nope"])
+    metadata.model_spec.name = "m"
+    cases.append(("GetModelMetadata", metadata))
+    for name, version in (("nope", None), ("m", 99)):
+        status = get_model_status_pb2.GetModelStatusRequest()
+        status.model_spec.name = name
+        if version:
+            status.model_spec.version.value = version
+        cases.append(("GetModelStatus", status))
+
+    valid = [("Predict", predict(x=tensor(dims=(2,), floats=(1.0, 2.0)))),
+             ("Regress", examples_request("Regress", examples=[example(x=floats)]))]
+    for _ in range(1000):  # byte-level edits of valid requests: undecodable messages and odd field values
+        method, message = rng.choice(valid)
+        cases.append((method, _mutate(rng, message.SerializeToString())))
+    return cases
+
+
+_GRPC_SERVICES = {"GetModelStatus": "tensorflow.serving.ModelService"}
+_CLIENT_ERRORS = {"INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "OUT_OF_RANGE", "RESOURCE_EXHAUSTED"}
+
+
+def test_a_thousand_hostile_grpc_requests_get_client_errors_and_the_server_keeps_serving(exports, tmp_path):
+    import grpc
+
+    base = tmp_path / "m"
+    shutil.copytree(exports / "1", base / "1")
+    with server.start_server("m", str(base), batching=BatchingParameters(max_batch_size=64)) as handle:
+        codes = {}
+        with grpc.insecure_channel(handle.grpc_target) as channel:
+            for method, message in _grpc_requests(random.Random(0)):
+                service = _GRPC_SERVICES.get(method, "tensorflow.serving.PredictionService")
+                call = channel.unary_unary(f"/{service}/{method}")  # bytes in, bytes out
+                payload = message if isinstance(message, bytes) else message.SerializeToString()
+                try:
+                    call(payload, timeout=60)
+                    code = "OK"
+                except grpc.RpcError as error:
+                    code = error.code().name
+                    assert code in _CLIENT_ERRORS and error.details(), (method, payload[:80], code, error.details())
+                codes[code] = codes.get(code, 0) + 1
+            assert sum(count for code, count in codes.items() if code != "OK") >= 1000, codes
+            assert {"INVALID_ARGUMENT", "NOT_FOUND"} <= set(codes)
         assert _predict(handle.url, "m", 2.0) == (200, {"predictions": [3.0]})
 
 

@@ -144,7 +144,10 @@ def _pipeline_runs(args) -> int:
     if not runs:
         print(f"no runs of {config.pipeline_name} recorded in {config.metadata_path}", file=sys.stderr)
         return 1
-    header, *rows = format_runs(runs, get_task(config.task).headline_metric)
+    from zoo.schema import label_names, load_schema, schema_features
+
+    labels = label_names(schema_features(load_schema(config.schema)))
+    header, *rows = format_runs(runs, get_task(config.task).headline(labels))
     _print_table(header, rows)
     return 0
 

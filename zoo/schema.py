@@ -4,7 +4,8 @@ The schema is the single source of truth for features. Standard TFMD fields deci
 (BYTES or categorical INT -> categorical, FLOAT or plain INT -> numeric, several values ->
 sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
 
-- ``zoo.role=label`` marks the label; ``zoo.role=passthrough`` keeps a column out of the model.
+- ``zoo.role=label`` marks the label (several, in order, for a multi-task schema: one per head);
+  ``zoo.role=passthrough`` keeps a column out of the model.
 - ``zoo.max_len=N`` makes a sequence feature of N ids (padded/truncated); every sequence needs it.
 - ``zoo.delimiter=|`` splits one string value into a sequence (e.g. MovieLens genres).
 - ``zoo.num_buckets=N`` hashes a categorical into N buckets instead of learning a vocabulary,
@@ -68,9 +69,6 @@ def parse_schema(text: str) -> schema_pb2.Schema:
 def schema_features(schema: schema_pb2.Schema) -> list[SchemaFeature]:
     """Every feature of ``schema`` with its zoo role, in schema order."""
     features = [_schema_feature(f) for f in schema.feature]
-    labels = [f.name for f in features if f.kind == LABEL]
-    if len(labels) > 1:
-        raise SchemaError(f"schema marks several labels: {labels}; tag exactly one with zoo.role=label")
     by_name = {f.name: f for f in features}
     for f in features:
         if f.shares is None:
@@ -87,8 +85,14 @@ def schema_features(schema: schema_pb2.Schema) -> list[SchemaFeature]:
     return features
 
 
+def label_names(features: Iterable[SchemaFeature]) -> list[str]:
+    """The labels in schema order: one for most tasks, one per head for multi-task models."""
+    return [f.name for f in features if f.kind == LABEL]
+
+
 def label_name(features: Iterable[SchemaFeature]) -> str | None:
-    return next((f.name for f in features if f.kind == LABEL), None)
+    """The first label: the only one, or a multi-task schema's headline task."""
+    return next(iter(label_names(features)), None)
 
 
 def _tags(feature: schema_pb2.Feature) -> dict[str, str]:

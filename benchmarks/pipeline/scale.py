@@ -18,8 +18,9 @@ import pathlib
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from pipelines import periodic
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BATCH_SIZE = 1024
@@ -38,18 +39,17 @@ model: {{name: deepfm}}
 """
 
 
-class _MemoryByComponent:
+class _MemoryByComponent(periodic.every):
     """Samples the resident memory of this process and its children; the peak while each component runs."""
 
     def __init__(self, interval: float = 0.5):
         import psutil
 
-        self.process, self.interval = psutil.Process(), interval
+        self.process = psutil.Process()
         self.running: set[str] = set()
         self.peak: dict[str, int] = {}
         self.overall = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._sample, daemon=True)
+        super().__init__(interval, self._sample, name="memory-by-component")
 
     def echo(self, line: str) -> None:
         print(line, flush=True)
@@ -71,19 +71,10 @@ class _MemoryByComponent:
         return total
 
     def _sample(self) -> None:
-        while not self.stop.wait(self.interval):
-            rss = self._rss()
-            self.overall = max(self.overall, rss)
-            for name in list(self.running):
-                self.peak[name] = max(self.peak.get(name, 0), rss)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
+        rss = self._rss()
+        self.overall = max(self.overall, rss)
+        for name in list(self.running):
+            self.peak[name] = max(self.peak.get(name, 0), rss)
 
 
 def run_once(rows: int, workers: int, output_dir: str) -> dict:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 
 import numpy as np
 import psutil
 from sklearn.metrics import log_loss, roc_auc_score
 
+from pipelines import periodic
 from zoo.backend import keras
 
 WARMUP_STEPS = 10  # steps excluded from throughput: graph tracing and first-batch allocation
@@ -23,26 +23,16 @@ class _StepClock(keras.callbacks.Callback):
         self.step_ends.append(time.perf_counter())
 
 
-class _PeakRss:
+class _PeakRss(periodic.every):
     """Samples the process RSS every 50 ms while training runs; reports the rise over the start."""
 
     def __init__(self):
         self._process = psutil.Process()
-        self._stop = threading.Event()
         self.start = self.peak = self._process.memory_info().rss
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        super().__init__(0.05, self._sample, name="peak-rss")
 
     def _sample(self):
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, self._process.memory_info().rss)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
 
 
 @dataclasses.dataclass
