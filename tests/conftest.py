@@ -76,6 +76,7 @@ def _worker_group(item) -> str:
     return "::".join(key)
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     # The slow tests (pipelines, servers) go first so that the two workers finish together rather
     # than one of them starting a ten-minute pipeline while the other is idle.
