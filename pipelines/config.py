@@ -87,6 +87,8 @@ class PipelineConfig:
     # Several models trained from one ExampleGen/Transform instead of `model`, each with its own
     # Trainer, Evaluator and Pusher, pushed as <serving_model_name>_<model name>.
     models: tuple[ModelConfig, ...] = ()
+    # Real raw eval examples in each pushed model's TF Serving warm-up requests; 0: no ServingWarmup step.
+    warmup_examples: int = 32
 
     @property
     def pipeline_root(self) -> str:
@@ -166,6 +168,8 @@ def _check_values(config: PipelineConfig) -> None:
         if config.data.source in FILE_SOURCES and not all(
                 pathlib.Path(config.data.path, split).is_dir() for split in ("train", "eval")):
             raise ConfigError(f"data.split 'time' on your own files needs {config.data.path}/train/ and /eval/")
+    if config.warmup_examples < 0:
+        raise ConfigError(f"warmup_examples must be 0 (none) or more, got {config.warmup_examples}")
     if config.runner not in RUNNERS:
         raise ConfigError(f"runner must be one of {RUNNERS}, got {config.runner!r}")
     if config.training.strategy not in STRATEGIES:

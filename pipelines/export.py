@@ -148,7 +148,10 @@ def export_serving_model(model, tf_transform_output: tft.TFTransformOutput, sche
     """Saves ``model`` for TF Serving; ``card`` (a ``zoo.ModelCard``) and real serialized raw
     ``warmup_examples`` go to ``assets.extra``."""
     signatures = serving_signatures(model, tf_transform_output, schema)
-    model.save(export_dir, save_format="tf", signatures=signatures)
+    # No per-layer traces: the serving signatures are the graph servers use, and Keras rebuilds the model
+    # from its registered config (every zoo layer is get_config-complete), so tracing each layer's call
+    # again would only cost time (about half of an export) and space.
+    model.save(export_dir, save_format="tf", signatures=signatures, save_traces=False)
     _set_method_names(export_dir, {key: _method(key) for key in signatures if _method(key)})
     extra = os.path.join(export_dir, "assets.extra")
     if card is not None:

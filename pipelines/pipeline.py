@@ -1,7 +1,7 @@
 """``create_pipeline``: a pure function from a validated config to a TFX pipeline.
 
 ExampleGen (CSV, TFRecord or Parquet) -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> AnomaliesGate ->
-Transform -> [LatestBlessedModelResolver] -> Trainer -> Evaluator -> ServingWarmup -> Pusher (atomic), with
+Transform -> [LatestBlessedModelResolver] -> Trainer -> Evaluator -> [ServingWarmup] -> Pusher (atomic), with
 one Trainer, Evaluator, ServingWarmup and Pusher per model when the config lists several. The config's task
 (``pipelines.tasks``) supplies Transform's and Trainer's functions and the Evaluator's metrics.
 Nothing here touches the file system or runs anything; the caller prepares the input CSV
@@ -78,12 +78,15 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
             ).with_id(f"Evaluator{suffix}")
             components.append(evaluator)
             blessing = evaluator.outputs["blessing"]
-        warmup = ServingWarmup(model=trainer.outputs["model"], examples=example_gen.outputs["examples"]
-                               ).with_id(f"ServingWarmup{suffix}")
-        components.append(warmup)
+        pushed = trainer.outputs["model"]
+        if config.warmup_examples:
+            warmup = ServingWarmup(model=pushed, examples=example_gen.outputs["examples"],
+                                   num_examples=config.warmup_examples).with_id(f"ServingWarmup{suffix}")
+            components.append(warmup)
+            pushed = warmup.outputs["warmed_model"]
         # blessing None: pushed unconditionally (evaluation.enabled is false)
-        components.append(atomic_pusher(warmup.outputs["warmed_model"], blessing,
-                                        os.path.join(config.serving_root, serving_name)).with_id(f"Pusher{suffix}"))
+        components.append(atomic_pusher(pushed, blessing, os.path.join(config.serving_root, serving_name)
+                                        ).with_id(f"Pusher{suffix}"))
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,

@@ -108,7 +108,11 @@ def _encoder(feature: schema_lib.SchemaFeature, x):
             return tf.strings.to_hash_bucket_fast(strings, feature.num_buckets) + 1
         return hashed
     tokens = _tokens(feature, x).flat_values if feature.kind == schema_lib.SEQUENCE else _values(x)
-    vocabulary = tft.vocabulary(tokens, vocab_filename=feature.name)
+    # The name scope names the lookup table TFT creates while tracing this function; TensorFlow shares
+    # tables by that name across a process, so a generic name would clash with another schema's
+    # vocabulary of another dtype in the same process (two pipelines in one notebook or test run).
+    vocabulary = tft.vocabulary(tokens, vocab_filename=feature.name,
+                                name=f"vocabulary_{feature.name}_{tokens.dtype.name}")
     return lambda values: tft.apply_vocabulary(values, vocabulary, num_oov_buckets=1) + 1
 
 

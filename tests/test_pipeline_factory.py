@@ -25,6 +25,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
     ("data: {source: adult, split: time}\n", "needs a time feature"),
     ("data: {split: random}\n", "data.split must be one of"),
     ("data: {source: parquet}\n", "needs data.path"),
+    ("warmup_examples: -1\n", "warmup_examples must be 0 \\(none\\) or more"),
 ])
 def test_config_errors_are_specific(text, message, config_file):
     with pytest.raises(ConfigError, match=message):
@@ -75,6 +76,13 @@ def test_several_models_share_example_gen_and_transform(config_file):
     assert by_id["ServingWarmup_dcn"].inputs["model"].producer_component_id == "Trainer_dcn"
     assert by_id["ServingWarmup_dcn"].inputs["examples"].producer_component_id == "CsvExampleGen"
     assert by_id["Pusher_dcn"].executor_spec.executor_class is AtomicPusherExecutor
+
+
+def test_no_warmup_examples_pushes_the_trainers_model(config_file):
+    _, pipeline = _pipeline(config_file("warmup_examples: 0\n"))
+    by_id = {c.id: c for c in pipeline.components}
+    assert "ServingWarmup" not in by_id
+    assert by_id["Pusher"].inputs["model"].producer_component_id == "Trainer"
 
 
 def test_baseline_resolver_feeds_the_evaluator_and_sets_a_change_threshold(config_file):

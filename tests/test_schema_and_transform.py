@@ -45,6 +45,30 @@ def test_a_multi_task_schema_lists_its_labels_in_order_and_serving_parses_none()
     assert set(raw_serving_spec(schema)) == {"x"}
 
 
+def test_every_shipped_schema_traces_its_transform_in_one_process():
+    """Several pipelines in one process (a notebook, this test run) trace their Transforms one after
+    another; TFT's lookup tables must not clash by name across schemas (MovieLens' third vocabulary is
+    int64 where Adult's is string)."""
+    import pathlib
+
+    from google.protobuf import text_format
+    from tensorflow_transform import impl_helper, inspect_preprocessing_fn
+    from tensorflow_transform.tf_metadata import schema_utils
+
+    from pipelines.transform import SCHEMA_KEY, preprocessing_fn
+    from zoo.schema import load_schema
+
+    paths = sorted((pathlib.Path(__file__).parents[1] / "schemas").glob("*.pbtxt"))
+    assert len(paths) >= 5
+    for path in paths:
+        schema = load_schema(path)
+        config = {SCHEMA_KEY: text_format.MessageToString(schema)}
+        specs = impl_helper.get_type_specs_from_feature_specs(schema_utils.schema_as_feature_spec(schema).feature_spec)
+        columns = inspect_preprocessing_fn.get_analyze_input_columns(
+            lambda inputs, config=config: preprocessing_fn(inputs, config), specs)
+        assert columns, path.name
+
+
 def test_feature_spec_sizes_reserve_missing_and_oov_ids(contract_schema, contract_data):
     spec = contract_data["spec"]
     vocab = contract_data["transform_output"].vocabulary_size_by_name

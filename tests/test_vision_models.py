@@ -115,7 +115,12 @@ def test_keras_format_save_and_load(trained, tmp_path):
 
 def test_saved_model_gives_same_predictions(trained, tmp_path):
     _, model, images, _, _, _ = trained
-    tf.saved_model.save(model, str(tmp_path / "saved"))
+    # As pipelines.export saves: explicit signatures, no per-layer traces (Keras rebuilds from the config).
+    (spec,) = model.inputs
+    serve = tf.function(lambda image: {"output": model(image, training=False)},
+                        input_signature=[tf.TensorSpec(spec.shape, spec.dtype, name="image")])
+    model.save(tmp_path / "saved", save_format="tf", save_traces=False,
+               signatures={"serving_default": serve.get_concrete_function()})
     serving = tf.saved_model.load(str(tmp_path / "saved")).signatures["serving_default"]
     (output,) = serving(image=tf.constant(images)).values()
     np.testing.assert_allclose(output.numpy(), _predict(model, images), atol=1e-5)

@@ -109,10 +109,12 @@ def _summary(runs):
     return {key: {"mean": float(np.mean(v)), "std": float(np.std(v))} for key, v in values.items()}
 
 
-def run(datasets, seeds, cache_dir, only=None, on_model_done=lambda results: None):
-    """Trains every model on every data set; ``on_model_done(results)`` after each (partial saves)."""
+def run(datasets, seeds, cache_dir, only=None, on_model_done=lambda results: None, results=None):
+    """Trains every model on every data set; ``on_model_done(results)`` after each (partial saves).
+
+    ``results``: earlier results to add to (their other models' entries are kept as they are)."""
     peers = _deepctr_peers()
-    results = {}
+    results = results if results is not None else {}
     prepared = {dataset: load(dataset, cache_dir) for dataset in datasets}
     # Models DeepCTR also has come first, so a cut-short run still holds every comparison.
     names = sorted(only or models_to_run(), key=lambda name: name not in peers)
@@ -177,6 +179,21 @@ def _table(results):
     return rows
 
 
+RESULT_FILE = pathlib.Path(__file__).resolve().parents[1] / "results" / "ranking_quality.json"
+
+
+def _fixed_notes(seeds) -> list[str]:
+    return [
+        "splits: MovieLens latest-small ratings, seeded random 80/20 (numpy seed 2024); Adult: adult.data / "
+        "adult.test. Features from the project's Transform fitted on the training split; both libraries "
+        "get the same arrays (genres as a mean-pooled multi-hot sequence, numerics z-scored).",
+        f"shared settings: embedding {EMBEDDING_DIM}, MLP {list(HIDDEN_UNITS)}, Adam lr 1e-3, "
+        f"batch 512, epochs MovieLens 1 / Adult 3, seeds {seeds}.",
+        "throughput: training examples/s over every step after the first 10 (tracing excluded); peak RSS "
+        "rise: the process RSS peak during fit minus RSS at its start, sampled every 50 ms.",
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", nargs="+", default=["movielens", "adult"])
@@ -184,28 +201,24 @@ def main():
     parser.add_argument("--models", nargs="+", default=None, help="default: every tabular ranking model")
     parser.add_argument("--cache_dir", default=str(pathlib.Path(tempfile.gettempdir()) / "zoo-ranking-bench"))
     parser.add_argument("--notes", nargs="*", default=[], help="extra notes for the results (e.g. machine load)")
+    parser.add_argument("--merge", action="store_true",
+                        help="add to the saved results (and their notes) instead of starting afresh")
     args = parser.parse_args()
+    earlier = json.loads(RESULT_FILE.read_text()) if args.merge else {}
+    base_notes = earlier.get("notes", [])[len(_fixed_notes(args.seeds)):]  # the earlier run's own notes
     def save_results(results):
         save("ranking_quality", {
             "title": "Ranking zoo vs DeepCTR 0.9.4 (MovieLens-CTR, UCI Adult; mean ± std over seeds)",
             "command": ".venv/bin/python -m benchmarks.ranking.quality",
-            "notes": [
-                "splits: MovieLens latest-small ratings, seeded random 80/20 (numpy seed 2024); Adult: adult.data / "
-                "adult.test. Features from the project's Transform fitted on the training split; both libraries "
-                "get the same arrays (genres as a mean-pooled multi-hot sequence, numerics z-scored).",
-                f"shared settings: embedding {EMBEDDING_DIM}, MLP {list(HIDDEN_UNITS)}, Adam lr 1e-3, "
-                f"batch 512, epochs MovieLens 1 / Adult 3, seeds {args.seeds}.",
-                "throughput: training examples/s over every step after the first 10 (tracing excluded); peak RSS "
-                "rise: the process RSS peak during fit minus RSS at its start, sampled every 50 ms.",
-                *args.notes,
-            ],
+            "notes": [*_fixed_notes(args.seeds), *base_notes, *args.notes],
             "table": _table(results),
             "results": results,
             "settings": {"training": TRAINING, "embedding_dim": EMBEDDING_DIM, "hidden_units": HIDDEN_UNITS,
                          "ours": {n: _our_hparams(n) for n in models_to_run()}},
         })
 
-    results = run(args.datasets, args.seeds, args.cache_dir, args.models, on_model_done=save_results)
+    results = run(args.datasets, args.seeds, args.cache_dir, args.models, on_model_done=save_results,
+                  results=earlier.get("results"))
     print(json.dumps(_table(results), indent=1))
 
 
