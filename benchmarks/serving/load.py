@@ -188,8 +188,8 @@ def main() -> None:
             f"ratio {ratio:.2f}. Each REST request costs the Python server about a millisecond of CPU (HTTP "
             "parsing, JSON, base64, one thread per connection under the GIL), which the 2 shared cores cannot "
             "hide; in-process, one call on 32 examples costs about as much as one call on a single example.",
-            "The run shared the 2 CPUs with other engineers' jobs (see the load average): absolute numbers are low "
-            "and noisy; the client threads also compete with the server for the same cores.",
+            "The client threads run on the same 2 cores as the server (the load average when the results were saved "
+            "is recorded above); the in-process limit has both cores to itself.",
         ],
         "table": [["concurrency", "batching", "QPS", "p50 ms", "p99 ms", "failed", "limit ex/s", "ratio"], *rows],
         "raw": raw,
