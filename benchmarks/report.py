@@ -18,6 +18,12 @@ def machine() -> dict:
             "date": time.strftime("%Y-%m-%d"), "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
 
 
+def saved_results(name: str) -> dict:
+    """The saved results ``name``, or {} when there are none (for runs that add to earlier results)."""
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def save(name: str, payload: dict) -> pathlib.Path:
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -15,7 +15,8 @@ from typing import Any, Mapping
 
 import yaml
 
-DATA_SOURCES = ("movielens", "synthetic", "csv", "tfrecord", "parquet", "adult", "criteo_synthetic")
+DATA_SOURCES = ("movielens", "movielens_history", "synthetic", "csv", "tfrecord", "parquet", "adult",
+                "criteo_synthetic")
 FILE_SOURCES = ("csv", "tfrecord", "parquet")  # a directory of the user's files in that format (tf.Examples)
 SPLITS = ("hash", "time")
 RUNNERS = ("local", "beam", "kubeflow_v2")  # see pipelines/runners.py
@@ -29,7 +30,8 @@ class ConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     source: str = "movielens"  # one of DATA_SOURCES
-    path: str | None = None  # movielens, adult: a local copy; csv: a directory of CSV files
+    # movielens_history: MovieLens events; the pipeline builds each impression's history (HistoryExampleGen)
+    path: str | None = None  # movielens(_history), adult: a local copy; csv: a directory of CSV files
     download: bool = True  # movielens, adult: fetch the official files when no copy is found
     fallback_to_synthetic: bool = True  # movielens, adult: when no copy can be found or fetched
     max_rows: int | None = None  # movielens: the first N ratings in time order; adult: the first N rows
@@ -174,7 +176,7 @@ def _check_values(config: PipelineConfig) -> None:
         raise ConfigError(f"runner must be one of {RUNNERS}, got {config.runner!r}")
     if config.training.strategy not in STRATEGIES:
         raise ConfigError(f"training.strategy must be one of {STRATEGIES}, got {config.training.strategy!r}")
-    from pipelines.tasks import get_task
+    from pipelines.tasks import get_task, model_heads
     from zoo import schema as schema_lib
 
     get_task(config.task)
@@ -193,10 +195,29 @@ def _check_values(config: PipelineConfig) -> None:
         raise ConfigError("evaluation.baseline needs a single model (not models) and evaluation.enabled")
     if not pathlib.Path(config.schema).is_file():
         raise ConfigError(f"schema file not found: {config.schema}")
-    features = {f.name for f in schema_lib.schema_features(schema_lib.load_schema(config.schema))}
+    declared = schema_lib.schema_features(schema_lib.load_schema(config.schema))
+    features = {f.name for f in declared}
+    labels = schema_lib.label_names(declared)
+    for _, model, _ in config.trained_models():
+        model_heads(model.name, model.hparams, labels)  # a multi-task model's heads must be schema labels
+    if config.data.source == "movielens_history":
+        history_length(config.schema)
     unknown = sorted(set(config.evaluation.slices) - features)
     if unknown:
         raise ConfigError(f"evaluation.slices {unknown} are not features of {config.schema}; known: {sorted(features)}")
+
+
+def history_length(schema_path: str) -> int:
+    """The longest history the schema keeps (its ``zoo.max_len`` of the history features)."""
+    from zoo import schema as schema_lib
+    from zoo.data.histories import HISTORY_COLUMNS
+
+    lengths = [f.max_len for f in schema_lib.schema_features(schema_lib.load_schema(schema_path))
+               if f.name in HISTORY_COLUMNS and f.max_len]
+    if not lengths:
+        raise ConfigError(f"data.source 'movielens_history' needs a schema with history features "
+                          f"{list(HISTORY_COLUMNS)}, like schemas/movielens_history.pbtxt; {schema_path} has none")
+    return max(lengths)
 
 
 def _build(cls, raw: Any, where: str):

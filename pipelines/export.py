@@ -152,7 +152,8 @@ def export_serving_model(model, tf_transform_output: tft.TFTransformOutput, sche
     # from its registered config (every zoo layer is get_config-complete), so tracing each layer's call
     # again would only cost time (about half of an export) and space.
     model.save(export_dir, save_format="tf", signatures=signatures, save_traces=False)
-    _set_method_names(export_dir, {key: _method(key) for key in signatures if _method(key)})
+    methods = {key: _method(key) for key in signatures}
+    _set_method_names(export_dir, {key: method for key, method in methods.items() if method})
     extra = os.path.join(export_dir, "assets.extra")
     if card is not None:
         tf.io.gfile.makedirs(extra)

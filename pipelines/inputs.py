@@ -28,7 +28,7 @@ class PreparedInput:
 def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInput:
     """Writes the CSV that ExampleGen reads (or points at the user's CSV directory)."""
     from zoo import data
-    from zoo.data import adult, criteo
+    from zoo.data import adult, criteo, histories
 
     source, rows, seed = config.data.source, config.data.synthetic_rows, config.data.seed
     if source in FILE_SOURCES:
@@ -37,14 +37,17 @@ def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInp
     if source == "criteo_synthetic":  # streamed in chunks: it may be millions of rows
         _write_if_changed(lambda out: criteo.write_synthetic_csv(out, rows, seed=seed), csv_dir)
         return PreparedInput(str(csv_dir), _synthetic_description("Criteo", rows, seed))
-    if source == "movielens":
+    if source in ("movielens", "movielens_history"):
+        # movielens_history: the rating events; the pipeline's HistoryExampleGen builds the histories.
+        events = source == "movielens_history"
         real = _RealData(
             "MovieLens", "ratings.csv", "$ZOO_MOVIELENS_DIR", data.locate,
-            lambda found: data.load_ctr(found, max_rows=config.data.max_rows),
-            "MovieLens latest-small from {source} ({rows:,} ratings)", data.synthetic.movielens_ctr,
+            lambda found: (histories.load_events if events else data.load_ctr)(found, max_rows=config.data.max_rows),
+            "MovieLens latest-small from {source} ({rows:,} ratings)",
+            histories.synthetic_events if events else data.synthetic.movielens_ctr,
         )  # fmt: skip
         frame, description = _real_or_synthetic(config, real, echo)
-        write = data.write_csv
+        write = histories.write_events_csv if events else data.write_csv
     elif source == "adult":
         real = _RealData(
             "UCI Adult", "adult.data", "$ZOO_ADULT_DIR", adult.locate,

@@ -13,10 +13,10 @@ import os
 
 from tfx import v1 as tfx
 
-from pipelines.config import ModelConfig, PipelineConfig
+from pipelines.config import ModelConfig, PipelineConfig, history_length
 from pipelines.gates import AnomaliesGate
 from pipelines.push import ServingWarmup, atomic_pusher
-from pipelines.tasks import get_task
+from pipelines.tasks import evaluated_labels, get_task
 from pipelines.transform import SCHEMA_KEY
 from zoo import schema as schema_lib
 
@@ -73,7 +73,7 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
                 examples=example_gen.outputs["examples"],
                 model=trainer.outputs["model"],
                 baseline_model=baseline,
-                eval_config=task.eval_config(config.evaluation, labels),
+                eval_config=task.eval_config(config.evaluation, evaluated_labels(model, labels)),
                 example_splits=["eval"],
             ).with_id(f"Evaluator{suffix}")
             components.append(evaluator)
@@ -107,6 +107,11 @@ def example_gen_for(config: PipelineConfig, input_dir: str):
             tfx.proto.SplitConfig.Split(name="train", hash_buckets=config.data.train_buckets),
             tfx.proto.SplitConfig.Split(name="eval", hash_buckets=config.data.eval_buckets),
         ]))}
+    if config.data.source == "movielens_history":
+        from pipelines.history_example_gen import history_example_gen
+
+        patterns = [split.pattern for split in splits["input_config"].splits] if "input_config" in splits else None
+        return history_example_gen(input_dir, history_length(config.schema), patterns, **splits)
     if config.data.source == "tfrecord":
         return tfx.components.ImportExampleGen(input_base=input_dir, **splits)
     if config.data.source == "parquet":

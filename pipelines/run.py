@@ -139,11 +139,11 @@ class _captured_logs:
 
 def print_summary(summary: RunSummary, echo: Echo = echo_line) -> None:
     echo(f"pipeline finished in {summary.total_seconds:.0f}s on {summary.data}")
+    shown = {"auc": "auc", "binary_crossentropy": "log_loss", "calibration": "calibration",
+             "example_count": "example_count"}
     for outcome in summary.models:
         if len(summary.models) > 1:
             echo(f"model {outcome.model_name}:")
-        shown = {"auc": "auc", "binary_crossentropy": "log_loss", "calibration": "calibration",
-                 "example_count": "example_count"}
         # A multi-task model's metrics are named <head>/<metric>: each head's are shown in turn.
         for head in sorted({name.rpartition("/")[0] for name in outcome.metrics}):
             for metric, label in shown.items():

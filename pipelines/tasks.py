@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Callable
 
-from pipelines.config import ConfigError, EvaluationConfig
+from pipelines.config import ConfigError, EvaluationConfig, ModelConfig
 
 if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
@@ -97,10 +97,34 @@ RANKING = PipelineTask(
     headline_metric="auc",
     eval_config=ranking_eval_config,
 )
-# Multi-task models with binary heads, one per schema label (the Trainer's model_heads).
+# Multi-task models with binary heads, one per label the model names (model_heads).
 MULTITASK = dataclasses.replace(RANKING, name="multitask", headline_metric="{label}/auc",
                                 eval_config=multitask_eval_config)
 TASKS = {task.name: task for task in (RANKING, MULTITASK)}
+
+
+def model_heads(model_name: str, hparams: dict, labels: list[str]) -> tuple[dict, list[str]]:
+    """The hyper-parameters to build ``model_name`` with and the label of each head (``[]``: one label).
+
+    A multi-task model without ``tasks`` gets one binary head per schema label; heads it names must be
+    schema labels, since each trains on, and is evaluated against, the label of its name.
+    """
+    import zoo
+
+    card = zoo.get_card(model_name)
+    if card.task != "multitask":
+        return dict(hparams), []
+    hparams = {"tasks": [{"name": label} for label in labels], **hparams}
+    heads = [task["name"] for task in hparams["tasks"]]
+    unknown = sorted(set(heads) - set(labels))
+    if unknown:
+        raise ConfigError(f"tasks {unknown} of {model_name} are not labels of the schema, which has {labels}")
+    return hparams, heads
+
+
+def evaluated_labels(model: ModelConfig, labels: list[str]) -> list[str]:
+    """The labels the Evaluator measures ``model`` against: its heads', or the schema's one label."""
+    return model_heads(model.name, model.hparams, labels)[1] or labels
 
 
 def get_task(name: str) -> PipelineTask:

@@ -18,6 +18,7 @@ from tfx_bsl.public import tfxio
 import zoo
 from pipelines import distribute
 from pipelines.export import export_serving_model
+from pipelines.tasks import model_heads
 from pipelines.transform import feature_spec
 from zoo.backend import keras, tf
 from zoo.models.multitask import compile_multitask
@@ -33,7 +34,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     schema = load_schema(fn_args.schema_path)
     spec = feature_spec(schema, transform_output)
     card = zoo.get_card(config["model_name"])
-    hparams, heads = model_heads(card, config["hparams"], label_names(schema_features(schema)))
+    hparams, heads = model_heads(config["model_name"], config["hparams"], label_names(schema_features(schema)))
     strategy = distribute.make_strategy(strategy_name)
     logging.info("training with %s", distribute.describe(strategy))
 
@@ -78,19 +79,3 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     export_serving_model(model, transform_output, schema, fn_args.serving_model_dir if chief else tempfile.mkdtemp(),
                          card=card)
     tf.keras.backend.clear_session()
-
-
-def model_heads(card, hparams: dict, labels: list[str]) -> tuple[dict, list[str]]:
-    """The hyper-parameters to build with and the label of each head (``[]``: one label, ``spec.label``).
-
-    A multi-task model without ``tasks`` gets one binary head per schema label; heads it names must be
-    schema labels, since each trains on the label of its name.
-    """
-    if card.task != "multitask":
-        return dict(hparams), []
-    hparams = {"tasks": [{"name": label} for label in labels], **hparams}
-    heads = [task["name"] for task in hparams["tasks"]]
-    unknown = sorted(set(heads) - set(labels))
-    if unknown:
-        raise ValueError(f"tasks {unknown} of {card.name} are not labels of the schema, which has {labels}")
-    return hparams, heads

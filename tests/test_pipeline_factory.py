@@ -85,6 +85,28 @@ def test_no_warmup_examples_pushes_the_trainers_model(config_file):
     assert by_id["Pusher"].inputs["model"].producer_component_id == "Trainer"
 
 
+def _multitask_config(tmp_path, tasks: str) -> pathlib.Path:
+    path = tmp_path / "multitask.yaml"
+    path.write_text(f"pipeline_name: p\ntask: multitask\nschema: {REPO}/schemas/adult_multitask.pbtxt\n"
+                    f"output_dir: out\nserving_model_name: m\ndata: {{source: adult}}\n"
+                    f"model: {{name: mmoe, hparams: {{tasks: {tasks}}}}}\n")
+    return path
+
+
+def test_a_multitask_head_must_be_a_schema_label(tmp_path):
+    with pytest.raises(ConfigError, match=r"tasks \['income'\] of mmoe are not labels of the schema"):
+        load_config(_multitask_config(tmp_path, "[{name: income}]"))
+
+
+def test_the_evaluator_measures_the_heads_the_model_has(tmp_path):
+    """A model trained on a subset of the schema's labels is evaluated, and blessed, on that subset."""
+    _, pipeline = _pipeline(_multitask_config(tmp_path, "[{name: never_married}]"))
+    (evaluator,) = [c for c in pipeline.components if c.id == "Evaluator"]
+    eval_config = json.loads(evaluator.exec_properties["eval_config"])
+    assert eval_config["model_specs"][0]["label_keys"] == {"never_married": "never_married"}
+    assert [spec["output_names"] for spec in eval_config["metrics_specs"]] == [["never_married"]]
+
+
 def test_baseline_resolver_feeds_the_evaluator_and_sets_a_change_threshold(config_file):
     _, pipeline = _pipeline(config_file("evaluation: {baseline: true, change_threshold: 0.01, slices: [weekday]}\n"))
     by_id = {c.id: c for c in pipeline.components}

@@ -137,7 +137,7 @@ def _pipeline_run(args) -> int:
 
 def _pipeline_runs(args) -> int:
     from pipelines.runs import format_runs, list_runs
-    from pipelines.tasks import get_task
+    from pipelines.tasks import evaluated_labels, get_task
 
     config = _load(args)
     runs = list_runs(config.metadata_path, config.pipeline_name)
@@ -146,7 +146,7 @@ def _pipeline_runs(args) -> int:
         return 1
     from zoo.schema import label_names, load_schema, schema_features
 
-    labels = label_names(schema_features(load_schema(config.schema)))
+    labels = evaluated_labels(config.trained_models()[0][1], label_names(schema_features(load_schema(config.schema))))
     header, *rows = format_runs(runs, get_task(config.task).headline(labels))
     _print_table(header, rows)
     return 0

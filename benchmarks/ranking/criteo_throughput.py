@@ -23,7 +23,7 @@ import tempfile
 import numpy as np
 
 from benchmarks.ranking.quality import EMBEDDING_DIM, HIDDEN_UNITS, _our_hparams, models_to_run
-from benchmarks.report import save
+from benchmarks.report import save, saved_results
 
 
 def _encode(rows: int, seed: int, path: pathlib.Path) -> None:
@@ -81,7 +81,7 @@ def _child(name: str, data: pathlib.Path, steps: int, batch_size: int) -> None:
     run = train_and_score(model, train, test, batch_size=batch_size, epochs=1, learning_rate=1e-3)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"model": name, "examples_per_second": run.examples_per_second, "peak_rss_mib": peak_mib,
-                      "parameters": int(model.count_params()), "train_seconds": run.train_seconds}))
+                      "parameters": int(model.count_params()), "train_seconds": run.train_seconds, "steps": steps}))
 
 
 def main():
@@ -93,6 +93,8 @@ def main():
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--notes", nargs="*", default=[])
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only these models' rows (and add --notes) in the saved results")
     args = parser.parse_args()
     if args.child:
         return _child(args.child, pathlib.Path(args.data), args.steps, args.batch_size)
@@ -100,6 +102,9 @@ def main():
     data = pathlib.Path(tempfile.gettempdir()) / f"zoo-criteo-{args.rows}.npz"
     if not data.exists():
         _encode(args.rows, 0, data)
+    earlier = saved_results("ranking_criteo_throughput") if args.merge else {}
+    kept = [r for r in earlier.get("results", []) if r["model"] not in (args.models or [])]
+    notes = [*earlier.get("notes", []), *args.notes]
     results = []
     for name in args.models or models_to_run():
         command = [sys.executable, "-m", "benchmarks.ranking.criteo_throughput", "--child", name, "--data", str(data),
@@ -111,16 +116,18 @@ def main():
         else:
             results.append(json.loads(lines[-1]))
         print(results[-1], flush=True)
+    results = sorted(kept + results, key=lambda r: r["model"])
     table = [["model", "train examples/s", "peak RSS MiB", "parameters"]]
     table += [[r["model"], f"{r['examples_per_second']:.0f}", f"{r['peak_rss_mib']:.0f}", f"{r['parameters']:,}"]
               if "error" not in r else [r["model"], "failed: " + r["error"], "-", "-"] for r in results]
     save("ranking_criteo_throughput", {
         "title": f"Ranking models on Criteo-shaped synthetic data ({args.rows:,} rows): throughput and peak memory",
         "command": ".venv/bin/python -m benchmarks.ranking.criteo_throughput",
-        "notes": [f"{args.rows:,} rows generated (seed 0), {args.steps} training steps of {args.batch_size} per "
-                  f"model, embedding {EMBEDDING_DIM}, MLP {list(HIDDEN_UNITS)}, one process per model.",
-                  "peak RSS = the model's process maximum resident set (TensorFlow + the 1M-row arrays + model).",
-                  *args.notes],
+        "notes": notes if args.merge else [
+            f"{args.rows:,} rows generated (seed 0), {args.steps} training steps of {args.batch_size} per "
+            f"model, embedding {EMBEDDING_DIM}, MLP {list(HIDDEN_UNITS)}, one process per model.",
+            "peak RSS = the model's process maximum resident set (TensorFlow + the 1M-row arrays + model).",
+            *args.notes],
         "table": table, "results": results,
     })
 

@@ -21,11 +21,12 @@ import numpy as np
 import zoo
 from benchmarks.ranking.data import load
 from benchmarks.ranking.measure import train_and_score
-from benchmarks.report import save
+from benchmarks.report import save, saved_results
 from zoo.backend import tf
 from zoo.features import CATEGORICAL, NUMERIC, SEQUENCE, FeatureSpec
 
 EMBEDDING_DIM, HIDDEN_UNITS = 16, (256, 128)
+DEFAULT_CACHE_DIR = str(pathlib.Path(tempfile.gettempdir()) / "zoo-ranking-bench")  # the encoded data sets
 TRAINING = {"movielens": dict(batch_size=512, epochs=1, learning_rate=1e-3),
             "adult": dict(batch_size=512, epochs=3, learning_rate=1e-3)}
 
@@ -179,9 +180,6 @@ def _table(results):
     return rows
 
 
-RESULT_FILE = pathlib.Path(__file__).resolve().parents[1] / "results" / "ranking_quality.json"
-
-
 def _fixed_notes(seeds) -> list[str]:
     return [
         "splits: MovieLens latest-small ratings, seeded random 80/20 (numpy seed 2024); Adult: adult.data / "
@@ -199,12 +197,12 @@ def main():
     parser.add_argument("--datasets", nargs="+", default=["movielens", "adult"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--models", nargs="+", default=None, help="default: every tabular ranking model")
-    parser.add_argument("--cache_dir", default=str(pathlib.Path(tempfile.gettempdir()) / "zoo-ranking-bench"))
+    parser.add_argument("--cache_dir", default=DEFAULT_CACHE_DIR)
     parser.add_argument("--notes", nargs="*", default=[], help="extra notes for the results (e.g. machine load)")
     parser.add_argument("--merge", action="store_true",
                         help="add to the saved results (and their notes) instead of starting afresh")
     args = parser.parse_args()
-    earlier = json.loads(RESULT_FILE.read_text()) if args.merge else {}
+    earlier = saved_results("ranking_quality") if args.merge else {}
     base_notes = earlier.get("notes", [])[len(_fixed_notes(args.seeds)):]  # the earlier run's own notes
     def save_results(results):
         save("ranking_quality", {

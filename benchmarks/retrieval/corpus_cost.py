@@ -85,8 +85,8 @@ def main() -> None:
             f"Median of {args.steps} steps after {WARMUP} warm-up steps ({args.full_softmax_steps_at_1m} steps for "
             "the full softmax at 1M items). The refresh row is one k-means refit of both codebooks (10 Lloyd "
             "iterations, numpy) over all item embeddings.",
-            "The 2 CPUs were shared with other engineers' jobs during the run (see the load average), so absolute "
-            "times are inflated and noisy; the growth with corpus size is the point.",
+            "Wall times on the machine's CPUs (the load average at the end of the run is recorded with them); "
+            "the growth with corpus size is the point.",
         ],
         "table": table,
         "raw": {f"{objective}@{size}": {"step_seconds": value[0], "refresh_seconds": value[1]}

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.metrics import log_loss, roc_auc_score
 
 import zoo
-from benchmarks.report import save
+from benchmarks.report import save, saved_results
 from benchmarks.sequence import data as data_lib
 from zoo.backend import keras
 
@@ -35,7 +35,8 @@ OURS = {
 }
 
 # The pairs the issue compares come first, so a partial run (results are saved after each model) has them.
-MODEL_ORDER = ["din", "deepctr_din", "deepfm", "dcn_v2", "tin", "sdim", "bst", "dien", "deepctr_dien"]
+MODEL_ORDER = ["din", "deepctr_din", "deepfm", "dcn_v2", "tin", "sdim", "bst", "dien", "deepctr_dien",
+               "mean_past_rating"]
 
 
 def gauc(users, labels, scores) -> float:
@@ -84,7 +85,25 @@ def deepctr_inputs(arrays: dict) -> dict:
     return inputs
 
 
+def mean_past_rating(split: data_lib.Split) -> np.ndarray:
+    """A score with no learning: the mean of the ratings in each test impression's history (the training
+    ratings' mean when the history is empty). It can only tell generous raters, and a user's current
+    mood, from harsh ones; it knows nothing of the candidate movie, so it cannot rank one user's
+    impressions. If it alone lifts AUC but not gAUC, that is what the history adds over the baselines."""
+    test = split.frame[split.frame["is_test"]]
+    fallback = float(np.mean([r for h in split.frame.loc[~split.frame["is_test"], "hist_ratings"] for r in h]))
+    return np.array([np.mean(h) if len(h) else fallback for h in test["hist_ratings"]])
+
+
+def score(split: data_lib.Split, scores: np.ndarray) -> dict:
+    return {"auc": roc_auc_score(split.y_test, scores), "gauc": gauc(split.test_users, split.y_test, scores)}
+
+
 def run_one(name: str, split: data_lib.Split, seed: int, epochs: int) -> dict:
+    if name == "mean_past_rating":  # no training: the same value for every seed
+        rated = mean_past_rating(split) / 10.0  # ratings are stored times two, 1..10
+        return {**score(split, rated), "logloss": log_loss(split.y_test, np.clip(rated, 1e-7, 1 - 1e-7)),
+                "train_examples_per_s": None}
     keras.utils.set_random_seed(seed)
     if name.startswith("deepctr"):
         model = deepctr_model(name, split)
@@ -101,8 +120,7 @@ def run_one(name: str, split: data_lib.Split, seed: int, epochs: int) -> dict:
     fit_seconds = time.perf_counter() - start
     scores = model.predict(test, batch_size=4096, verbose=0).reshape(-1)
     scores = np.clip(scores, 1e-7, 1 - 1e-7)
-    return {"auc": roc_auc_score(split.y_test, scores), "gauc": gauc(split.test_users, split.y_test, scores),
-            "logloss": log_loss(split.y_test, scores),
+    return {**score(split, scores), "logloss": log_loss(split.y_test, scores),
             "train_examples_per_s": epochs * len(split.y_train) / fit_seconds}
 
 
@@ -112,37 +130,53 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--max_len", type=int, default=20)
     parser.add_argument("--models", nargs="+", default=MODEL_ORDER)
+    parser.add_argument("--notes", nargs="*", default=[], help="extra notes for the results (e.g. machine load)")
+    parser.add_argument("--merge", action="store_true",
+                        help="add to the saved runs (and their extra notes) instead of starting afresh")
     args = parser.parse_args()
     split = data_lib.load(args.max_len)
-    runs = {}
+    earlier = saved_results("sequence_ctr") if args.merge else {}
+    runs = earlier.get("runs", {})
+    args.notes = earlier.get("args", {}).get("notes", []) + args.notes
+    failures = {k: v for k, v in earlier.get("failures", {}).items() if k not in args.models}
     for name in args.models:
         runs[name] = []
-        for seed in args.seeds:
-            runs[name].append(run_one(name, split, seed, args.epochs))
-            print(name, seed, runs[name][-1], flush=True)
-        report(runs, split, args)
+        try:
+            for seed in args.seeds:
+                runs[name].append(run_one(name, split, seed, args.epochs))
+                print(name, seed, runs[name][-1], flush=True)
+        except Exception as error:  # a peer that cannot run in this stack is reported, not fatal
+            del runs[name]
+            # Keras wraps the cause in a long message; its innermost "...Error: ..." line names it.
+            causes = [line.strip() for line in str(error).splitlines() if "Error: " in line]
+            failures[name] = (causes[-1] if causes else f"{type(error).__name__}: {error}")[:300]
+            print(name, "failed:", failures[name], flush=True)
+        report(runs, failures, split, args)
 
 
-def report(runs: dict, split: data_lib.Split, args) -> None:
+def report(runs: dict, failures: dict, split: data_lib.Split, args) -> None:
     def cell(name, key, digits=4):
         values = [r[key] for r in runs[name]]
         return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
     table = [["model", "history", "AUC", "gAUC", "log loss", "train examples/s"]]
+    runs = {name: runs[name] for name in MODEL_ORDER if name in runs}
     for name in runs:
         history = "no" if OURS.get(name, ("history",))[0] == "baseline" else "yes"
+        history = "ratings only, no model" if name == "mean_past_rating" else history
         table.append([name, history, cell(name, "auc"), cell(name, "gauc"), cell(name, "logloss"),
+                      "—" if name == "mean_past_rating" else
                       f"{np.mean([r['train_examples_per_s'] for r in runs[name]]):.0f}"])
-    missing = [m for m in args.models if m not in runs]
+    missing = [m for m in MODEL_ORDER if m not in runs and m not in failures]
     notes = [
         f"MovieLens latest-small, per-user time-ordered split: {len(split.y_train)} train / {len(split.y_test)} test "
         "impressions (each user's last 20% by time are test); clicked = rating >= 4",
         f"histories: up to {args.max_len} ratings strictly before the impression (movie, first genre, rating, "
         "log-hour gap); baselines (deepfm, dcn_v2) see the same features without the history",
         f"seeds {args.seeds}, {args.epochs} epoch(s), batch {BATCH}, Adam 1e-3, embedding {EMBEDDING}, MLP {HIDDEN}",
-        "the 2 CPUs were shared with other engineers' jobs during the run (load average 10-20, see machine): "
-        "throughputs are indicative only, ratios between models more than absolute values",
+        *args.notes,
         *([f"not run yet (the run was cut short): {', '.join(missing)}"] if missing else []),
+        *(f"{name} failed: {message}" for name, message in failures.items()),
     ]
     for theirs, ours in (("deepctr_din", "din"), ("deepctr_dien", "dien")):
         if theirs in runs and ours in runs:
@@ -153,7 +187,7 @@ def report(runs: dict, split: data_lib.Split, args) -> None:
                          f"{'met' if gap >= -0.001 else 'NOT met'}), training throughput ratio {ratio:.2f}x")
     save("sequence_ctr", {"title": "Behaviour-sequence CTR models on MovieLens latest-small (time-ordered split)",
                           "command": ".venv/bin/python -m benchmarks.sequence.ctr", "notes": notes, "table": table,
-                          "runs": runs, "args": vars(args)})
+                          "runs": runs, "failures": failures, "args": vars(args)})
 
 
 if __name__ == "__main__":

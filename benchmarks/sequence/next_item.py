@@ -90,7 +90,8 @@ def main() -> None:
                   "(all movies in training; no sampled negatives)",
                   f"histories up to {args.max_len}; embedding {args.embedding_dim}, default blocks (2), "
                   f"full softmax, Adam 1e-3, batch 256, {args.epochs} epoch(s), seeds {args.seeds}",
-                  "the 2 CPUs were shared with other engineers' jobs during the run (see the load average)"],
+                  "fit seconds: wall time on the machine's CPUs; the load average at the end of the run is recorded "
+                  "with it (the project's tests shared the CPUs for part of the run)"],
         "table": table, "results": results, "fit_seconds": seconds, "args": vars(args),
     })
 

@@ -30,7 +30,8 @@ import apache_beam as beam
 import numpy as np
 import pandas as pd
 
-from zoo.data import movielens
+from zoo.data import movielens, synthetic
+from zoo.data._csv import write_frames
 
 HISTORY_COLUMNS = ("hist_movie_ids", "hist_genres", "hist_ratings", "hist_gaps")
 DEFAULT_MAX_LEN = 50
@@ -124,6 +125,24 @@ def load_events(source_dir: str | os.PathLike, *, max_rows: int | None = None) -
                           usecols=["userId", "movieId", "rating"]).rename(
         columns={"userId": "user_id", "movieId": "movie_id"})
     return frame.merge(ratings, on=["user_id", "movie_id"], how="left", validate="one_to_one")
+
+
+EVENT_CSV_COLUMNS = movielens.CTR_COLUMNS + ("rating",)
+"""The event CSV that the pipeline's HistoryExampleGen reads (``pipelines.history_example_gen``)."""
+
+
+def write_events_csv(frame: pd.DataFrame, out_dir: str | os.PathLike) -> pathlib.Path:
+    """Writes ``out_dir/data.csv`` with ``EVENT_CSV_COLUMNS`` (a frame from ``load_events``)."""
+    return write_frames([frame], EVENT_CSV_COLUMNS, out_dir)
+
+
+def synthetic_events(num_rows: int, *, seed: int = 0) -> pd.DataFrame:
+    """``zoo.data.synthetic.movielens_ctr`` with a rating consistent with each click (>= 4 when clicked)."""
+    frame = synthetic.movielens_ctr(num_rows, seed=seed)
+    rng = np.random.default_rng(seed)
+    ratings = np.where(frame["clicked"] == 1, rng.choice([4.0, 4.5, 5.0], len(frame)),
+                       rng.choice(np.arange(0.5, 4.0, 0.5), len(frame)))
+    return frame.assign(rating=ratings)
 
 
 HISTORY_DATA_COLUMNS = tuple(c for c in movielens.CTR_COLUMNS if c != "clicked") + HISTORY_COLUMNS + ("clicked",)
