@@ -58,7 +58,9 @@ def _settings(exec_properties: dict[str, Any]) -> dict:
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(bytes)
-def _EventsToHistoryExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str):  # noqa: N802
+def _EventsToHistoryExamples(pipeline: beam.Pipeline, exec_properties: dict[str, Any],  # noqa: N802 (TFX's style)
+                             split_pattern: str):
+    """The serialized tf.Examples of the split ``split_pattern``, histories built over every context split."""
     settings = _settings(exec_properties)
     base = exec_properties["input_base"]
     tagged = []
@@ -76,7 +78,7 @@ def _EventsToHistoryExamples(pipeline: beam.Pipeline, exec_properties: dict[str,
         | "Context" >> beam.Flatten()
         | "Histories" >> histories.BuildHistories(max_len=int(settings["max_len"]))
         | "KeepSplit" >> beam.Filter(lambda row: row[_TARGET])
-        # Serialized: ExampleGen writes bytes as they are, and tf.Example is not picklable by Beam's coder.
+        # Serialized here: ExampleGen splits (by hash) and writes serialized records as they are.
         | "ToExample" >> beam.Map(lambda row: histories.to_example(row).SerializeToString())
     )
 
