@@ -65,6 +65,7 @@ class TrainingConfig:
 class EvaluationConfig:
     enabled: bool = True  # false: no Evaluator, every trained model is pushed (model comparison runs)
     min_auc: float = 0.5  # the blessing threshold: the model is pushed only above it
+    min_recall: float = 0.0  # the same for a retrieval model, on its recall@100 (pipelines.tasks.RETRIEVAL_KS)
     # Resolve the latest blessed model as the baseline: a candidate whose AUC is more than
     # change_threshold below the baseline's is not blessed (the first run has no baseline).
     baseline: bool = False
@@ -176,7 +177,7 @@ def _check_values(config: PipelineConfig) -> None:
         raise ConfigError(f"runner must be one of {RUNNERS}, got {config.runner!r}")
     if config.training.strategy not in STRATEGIES:
         raise ConfigError(f"training.strategy must be one of {STRATEGIES}, got {config.training.strategy!r}")
-    from pipelines.tasks import get_task, model_heads
+    from pipelines.tasks import check_towers, get_task, model_heads
     from zoo import schema as schema_lib
 
     get_task(config.task)
@@ -200,23 +201,24 @@ def _check_values(config: PipelineConfig) -> None:
     labels = schema_lib.label_names(declared)
     for _, model, _ in config.trained_models():
         model_heads(model.name, model.hparams, labels)  # a multi-task model's heads must be schema labels
+        if config.task == "retrieval":
+            check_towers(model, declared)
     if config.data.source == "movielens_history":
-        history_length(config.schema)
+        history_length(declared)
     unknown = sorted(set(config.evaluation.slices) - features)
     if unknown:
         raise ConfigError(f"evaluation.slices {unknown} are not features of {config.schema}; known: {sorted(features)}")
 
 
-def history_length(schema_path: str) -> int:
-    """The longest history the schema keeps (its ``zoo.max_len`` of the history features)."""
-    from zoo import schema as schema_lib
+def history_length(features: list) -> int:
+    """The longest history a schema keeps: the ``zoo.max_len`` of its history features (``features``
+    as ``zoo.schema.schema_features`` gives them)."""
     from zoo.data.histories import HISTORY_COLUMNS
 
-    lengths = [f.max_len for f in schema_lib.schema_features(schema_lib.load_schema(schema_path))
-               if f.name in HISTORY_COLUMNS and f.max_len]
+    lengths = [f.max_len for f in features if f.name in HISTORY_COLUMNS and f.max_len]
     if not lengths:
         raise ConfigError(f"data.source 'movielens_history' needs a schema with history features "
-                          f"{list(HISTORY_COLUMNS)}, like schemas/movielens_history.pbtxt; {schema_path} has none")
+                          f"{list(HISTORY_COLUMNS)}, like schemas/movielens_history.pbtxt; this one has none")
     return max(lengths)
 
 

@@ -75,7 +75,7 @@ def _raw_input_specs(schema, parse_spec) -> dict[str, tf.TensorSpec]:
     return specs
 
 
-def _as_parsed(parse_spec, inputs):
+def as_parsed(parse_spec, inputs):
     """The dense inputs shaped as ``tf.io.parse_example`` returns them (sparse for variable length)."""
     parsed = {}
     for name, feature in parse_spec.items():
@@ -105,7 +105,7 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
 
     @tf.function(input_signature=[_raw_input_specs(schema, parse_spec)])
     def serve_raw(features):
-        return _predict_raw_features(model, _as_parsed(parse_spec, features))
+        return _predict_raw_features(model, as_parsed(parse_spec, features))
 
     signatures = {
         "serving_default": serve_examples.get_concrete_function(),
@@ -154,14 +154,19 @@ def export_serving_model(model, tf_transform_output: tft.TFTransformOutput, sche
     model.save(export_dir, save_format="tf", signatures=signatures, save_traces=False)
     methods = {key: _method(key) for key in signatures}
     _set_method_names(export_dir, {key: method for key, method in methods.items() if method})
-    extra = os.path.join(export_dir, "assets.extra")
     if card is not None:
-        tf.io.gfile.makedirs(extra)
-        with tf.io.gfile.GFile(os.path.join(extra, CARD_FILE), "w") as stream:
-            stream.write(json.dumps(card.to_dict(), indent=2, default=list) + "\n")
+        write_card(export_dir, card)
     if warmup_examples:
         write_warmup_requests(export_dir, list(warmup_examples))
     return export_dir
+
+
+def write_card(export_dir: str, card) -> None:
+    """Writes the model card (a ``zoo.ModelCard``) to ``assets.extra/zoo_card.json``."""
+    extra = os.path.join(export_dir, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    with tf.io.gfile.GFile(os.path.join(extra, CARD_FILE), "w") as stream:
+        stream.write(json.dumps(card.to_dict(), indent=2, default=list) + "\n")
 
 
 def _method(key: str) -> str | None:

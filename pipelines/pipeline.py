@@ -30,8 +30,9 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
     ``custom_config`` so remote workers need no access to the file.
     """
     task = get_task(config.task)
-    labels = schema_lib.label_names(schema_lib.schema_features(schema_lib.parse_schema(schema_text)))
-    example_gen = example_gen_for(config, csv_dir)
+    features = schema_lib.schema_features(schema_lib.parse_schema(schema_text))
+    labels = schema_lib.label_names(features)
+    example_gen = example_gen_for(config, csv_dir, features)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
     example_validator = tfx.components.ExampleValidator(
@@ -97,8 +98,9 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
     )
 
 
-def example_gen_for(config: PipelineConfig, input_dir: str):
-    """The ExampleGen for the input's format (CSV, TFRecord of tf.Examples, Parquet) and split."""
+def example_gen_for(config: PipelineConfig, input_dir: str, features: list):
+    """The ExampleGen for the input's format (CSV, TFRecord of tf.Examples, Parquet) and split;
+    ``features`` are the schema's (``zoo.schema.schema_features``)."""
     if config.data.split == "time":  # already split: the input directory holds train/ and eval/
         splits = {"input_config": tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name=name, pattern=f"{name}/*") for name in ("train", "eval")])}
@@ -111,7 +113,7 @@ def example_gen_for(config: PipelineConfig, input_dir: str):
         from pipelines.history_example_gen import history_example_gen
 
         patterns = [split.pattern for split in splits["input_config"].splits] if "input_config" in splits else None
-        return history_example_gen(input_dir, history_length(config.schema), patterns, **splits)
+        return history_example_gen(input_dir, history_length(features), patterns, **splits)
     if config.data.source == "tfrecord":
         return tfx.components.ImportExampleGen(input_base=input_dir, **splits)
     if config.data.source == "parquet":

@@ -10,9 +10,12 @@ import dataclasses
 from typing import TYPE_CHECKING, Callable
 
 from pipelines.config import ConfigError, EvaluationConfig, ModelConfig
+from zoo import schema as schema_lib
 
 if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
+
+RETRIEVAL_KS = (10, 50, 100)  # the K of the retrieval Evaluator's Recall@K and NDCG@K; the largest is gated
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,26 +31,28 @@ class PipelineTask:
         return self.headline_metric.format(label=labels[0])
 
 
-def _binary_metrics(evaluation: EvaluationConfig, gate: bool) -> list:
-    """AUC (gated when ``gate``: above ``min_auc`` and, with a baseline, at most ``change_threshold``
-    below the baseline's), log loss, calibration, example count, mean label and prediction, and the
-    ROC (confusion matrices) and calibration plots."""
+def _gate(evaluation: EvaluationConfig, lower_bound: float) -> list:
+    """The blessing gate of a headline metric: above ``lower_bound`` and, with a baseline, at most
+    ``change_threshold`` below the baseline's; on the whole eval split, since small slices would make
+    it noisy."""
     import tensorflow_model_analysis as tfma
 
-    auc = tfma.MetricConfig(class_name="AUC")
-    if gate:
-        threshold = tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": evaluation.min_auc}))
-        if evaluation.baseline:
-            # TFX drops change thresholds when no blessed model exists yet, so the first run is judged by min_auc.
-            threshold.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -evaluation.change_threshold}))
-        # The decision is taken on the whole eval split; small slices would make it noisy.
-        auc.per_slice_thresholds.append(tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
-                                                                     threshold=threshold))
+    threshold = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(lower_bound={"value": lower_bound}))
+    if evaluation.baseline:
+        # TFX drops change thresholds when no blessed model exists yet, so the first run is judged by the bound.
+        threshold.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -evaluation.change_threshold}))
+    return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)]
+
+
+def _binary_metrics(evaluation: EvaluationConfig, gate: bool) -> list:
+    """AUC (gated by ``min_auc`` when ``gate``), log loss, calibration, example count, mean label and
+    prediction, and the ROC (confusion matrices) and calibration plots."""
+    import tensorflow_model_analysis as tfma
+
     return [
         tfma.MetricConfig(class_name="ExampleCount"),
-        auc,
+        tfma.MetricConfig(class_name="AUC", per_slice_thresholds=_gate(evaluation, evaluation.min_auc) if gate else []),
         tfma.MetricConfig(class_name="BinaryCrossentropy"),  # log loss
         tfma.MetricConfig(class_name="Calibration"),
         tfma.MetricConfig(class_name="MeanLabel"),
@@ -90,6 +95,56 @@ def multitask_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.E
     )
 
 
+def retrieval_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.EvalConfig":
+    """Recall@K and NDCG@K over the whole corpus (``pipelines.retrieval_metrics``) for K in
+    ``RETRIEVAL_KS``; the label is the interaction's item, and recall at the largest K above ``min_recall``
+    blesses."""
+    import json
+
+    import tensorflow_model_analysis as tfma
+
+    (item,) = labels
+    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    for k in RETRIEVAL_KS:
+        for class_name in ("RecallAtK", "NdcgAtK"):
+            gated = class_name == "RecallAtK" and k == max(RETRIEVAL_KS)
+            metrics.append(tfma.MetricConfig(
+                class_name=class_name, module="pipelines.retrieval_metrics", config=json.dumps({"k": k}),
+                per_slice_thresholds=_gate(evaluation, evaluation.min_recall) if gated else []))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=item)],
+        slicing_specs=_slicing_specs(evaluation),
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+    )
+
+
+def check_towers(model: ModelConfig, features: list) -> None:
+    """Refuses, at config load, a retrieval model whose towers the pipeline cannot serve.
+
+    Both must be named: ``candidate_id``, a categorical feature with a vocabulary of its own (the
+    vocabulary is the corpus), and ``query_features``, without the candidate (the query would see
+    its answer). The candidate tower reads the id alone, since the corpus is a list of ids.
+    """
+    by_name = {f.name: f for f in features}
+    candidate = model.hparams.get("candidate_id")
+    if candidate is None or "query_features" not in model.hparams:
+        raise ConfigError(f"retrieval model {model.name!r} needs hparams candidate_id (the item) and "
+                          "query_features (what the query tower reads)")
+    feature = by_name.get(candidate)
+    if feature is None or feature.kind != schema_lib.CATEGORICAL or feature.hashed or feature.shares:
+        raise ConfigError(f"candidate_id {candidate!r} must be a categorical feature of the schema with a "
+                          "vocabulary of its own (not hashed, not shared)")
+    if list(model.hparams.get("candidate_features", [candidate])) != [candidate]:
+        raise ConfigError(f"candidate_features of {model.name!r}: in a pipeline the candidate tower reads "
+                          "candidate_id only, since the corpus is its vocabulary")
+    known = {f.bucket_feature for f in features if f.bucket_feature} | set(by_name)
+    query = list(model.hparams["query_features"])
+    unknown = sorted(set(query) - known)
+    if unknown or candidate in query:
+        raise ConfigError(f"query_features of {model.name!r} must be schema features other than the candidate "
+                          f"{candidate!r}; unknown: {unknown}")
+
+
 RANKING = PipelineTask(
     name="ranking",
     preprocessing_fn="pipelines.transform.preprocessing_fn",
@@ -100,7 +155,10 @@ RANKING = PipelineTask(
 # Multi-task models with binary heads, one per label the model names (model_heads).
 MULTITASK = dataclasses.replace(RANKING, name="multitask", headline_metric="{label}/auc",
                                 eval_config=multitask_eval_config)
-TASKS = {task.name: task for task in (RANKING, MULTITASK)}
+# Two-tower models trained on interactions, pushed as top-K models (pipelines.retrieval).
+RETRIEVAL = dataclasses.replace(RANKING, name="retrieval", run_fn="pipelines.retrieval.run_fn",
+                                headline_metric=f"recall@{max(RETRIEVAL_KS)}", eval_config=retrieval_eval_config)
+TASKS = {task.name: task for task in (RANKING, MULTITASK, RETRIEVAL)}
 
 
 def model_heads(model_name: str, hparams: dict, labels: list[str]) -> tuple[dict, list[str]]:
@@ -123,7 +181,12 @@ def model_heads(model_name: str, hparams: dict, labels: list[str]) -> tuple[dict
 
 
 def evaluated_labels(model: ModelConfig, labels: list[str]) -> list[str]:
-    """The labels the Evaluator measures ``model`` against: its heads', or the schema's one label."""
+    """The labels the Evaluator measures ``model`` against: its heads', a retrieval model's item (what
+    it should retrieve for the interaction's query), or the schema's one label."""
+    import zoo
+
+    if zoo.get_card(model.name).task == "retrieval":
+        return [model.hparams["candidate_id"]]
     return model_heads(model.name, model.hparams, labels)[1] or labels
 
 

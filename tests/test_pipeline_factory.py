@@ -14,8 +14,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("text, message", [
-    ("task: ranknig\n", "task 'ranknig' is not a task; pipelines support: \\['multitask', 'ranking'\\]"),
-    ("task: retrieval\n", "task 'retrieval' has no pipeline yet"),
+    ("task: ranknig\n", "task 'ranknig' is not a task; pipelines support: \\['multitask', 'ranking', 'retrieval'\\]"),
+    ("task: segmentation\n", "task 'segmentation' has no pipeline yet"),
     ("models: [{name: deepfm}, {name: dcm}]\n", "closest: dcn"),
     ("models: [{name: fm}, {name: fm}]\n", "distinct names"),
     ("model: {name: fm}\nmodels: [{name: deepfm}]\n", "either model or models"),
@@ -26,6 +26,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
     ("data: {split: random}\n", "data.split must be one of"),
     ("data: {source: parquet}\n", "needs data.path"),
     ("warmup_examples: -1\n", "warmup_examples must be 0 \\(none\\) or more"),
+    ("data: {source: movielens_history}\n", "needs a schema with history features"),
 ])
 def test_config_errors_are_specific(text, message, config_file):
     with pytest.raises(ConfigError, match=message):
@@ -85,12 +86,16 @@ def test_no_warmup_examples_pushes_the_trainers_model(config_file):
     assert by_id["Pusher"].inputs["model"].producer_component_id == "Trainer"
 
 
-def _multitask_config(tmp_path, tasks: str) -> pathlib.Path:
-    path = tmp_path / "multitask.yaml"
-    path.write_text(f"pipeline_name: p\ntask: multitask\nschema: {REPO}/schemas/adult_multitask.pbtxt\n"
-                    f"output_dir: out\nserving_model_name: m\ndata: {{source: adult}}\n"
-                    f"model: {{name: mmoe, hparams: {{tasks: {tasks}}}}}\n")
+def _task_config(tmp_path, task: str, schema: str, source: str, model: str, hparams: str) -> pathlib.Path:
+    path = tmp_path / f"{task}.yaml"
+    path.write_text(f"pipeline_name: p\ntask: {task}\nschema: {REPO}/schemas/{schema}.pbtxt\n"
+                    f"output_dir: out\nserving_model_name: m\ndata: {{source: {source}}}\n"
+                    f"model: {{name: {model}, hparams: {hparams}}}\n")
     return path
+
+
+def _multitask_config(tmp_path, tasks: str) -> pathlib.Path:
+    return _task_config(tmp_path, "multitask", "adult_multitask", "adult", "mmoe", f"{{tasks: {tasks}}}")
 
 
 def test_a_multitask_head_must_be_a_schema_label(tmp_path):
@@ -105,6 +110,39 @@ def test_the_evaluator_measures_the_heads_the_model_has(tmp_path):
     eval_config = json.loads(evaluator.exec_properties["eval_config"])
     assert eval_config["model_specs"][0]["label_keys"] == {"never_married": "never_married"}
     assert [spec["output_names"] for spec in eval_config["metrics_specs"]] == [["never_married"]]
+
+
+def _retrieval_config(tmp_path, hparams: str) -> pathlib.Path:
+    return _task_config(tmp_path, "retrieval", "movielens_history", "movielens_history", "two_tower", hparams)
+
+
+@pytest.mark.parametrize("hparams, message", [
+    ("{}", "needs hparams candidate_id .* and query_features"),
+    ("{candidate_id: genres, query_features: [user_id]}", "candidate_id 'genres' must be a categorical feature"),
+    ("{candidate_id: hist_movie_ids, query_features: [user_id]}", "candidate_id 'hist_movie_ids' must be"),
+    ("{candidate_id: movie_id, query_features: [user_id, movie_id]}", "other than the candidate 'movie_id'"),
+    ("{candidate_id: movie_id, query_features: [user_idd]}", r"unknown: \['user_idd'\]"),
+    ("{candidate_id: movie_id, query_features: [user_id], candidate_features: [movie_id, genres]}",
+     "the candidate tower reads candidate_id only"),
+])
+def test_a_retrieval_model_must_name_towers_the_pipeline_can_serve(tmp_path, hparams, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(_retrieval_config(tmp_path, hparams))
+
+
+def test_the_retrieval_evaluator_ranks_the_interactions_item_and_gates_recall_at_100(tmp_path):
+    _, pipeline = _pipeline(_retrieval_config(
+        tmp_path, "{candidate_id: movie_id, query_features: [user_id, hist_movie_ids, release_year_bucket]}"))
+    by_id = {c.id: c for c in pipeline.components}
+    assert by_id["Trainer"].exec_properties["run_fn"] == "pipelines.retrieval.run_fn"
+    eval_config = json.loads(by_id["Evaluator"].exec_properties["eval_config"])
+    assert eval_config["model_specs"][0]["label_key"] == "movie_id"
+    metrics = eval_config["metrics_specs"][0]["metrics"]
+    assert [(m["class_name"], json.loads(m.get("config", "{}")).get("k")) for m in metrics] == [
+        ("ExampleCount", None), ("RecallAtK", 10), ("NdcgAtK", 10), ("RecallAtK", 50), ("NdcgAtK", 50),
+        ("RecallAtK", 100), ("NdcgAtK", 100)]
+    gated = [(m["class_name"], m["config"]) for m in metrics if m.get("per_slice_thresholds")]
+    assert gated == [("RecallAtK", '{"k": 100}')]
 
 
 def test_baseline_resolver_feeds_the_evaluator_and_sets_a_change_threshold(config_file):

@@ -1,11 +1,20 @@
-"""Every ranking model trains through the real TFX pipeline and serves a prediction.
+"""MovieLens with user histories through the real TFX pipeline: ranking models of every kind, then
+retrieval, on one ExampleGen and Transform.
 
-One pipeline run on a small real MovieLens slice with a time split: the HistoryExampleGen builds
-every impression's user history from the rating events in Beam, then one Transform, a Trainer and a
-Pusher per model (the Evaluators are switched off by ``evaluation.enabled: false``, the config's
-option for such comparison runs). The behaviour-sequence models read the histories; the tabular
-ones pool them. One pushed model is served by ``zoo serve`` as its own process, the others by the
-same server code in-process, each on raw eval examples carrying their histories.
+One ranking run on a small real MovieLens slice with a time split: the HistoryExampleGen builds every
+impression's user history from the rating events in Beam, then one Transform, a Trainer and a Pusher
+per model (the Evaluators are switched off by ``evaluation.enabled: false``, the config's option for
+such comparison runs). The models are one of each kind the pipeline feeds differently: a tabular model
+that pools the histories (deepfm), one that reads only the user and the item (neumf), attention over
+the history (din) and a GRU over it with negatives from the batch (dien). Every ranking model is
+exported, with the Transform graph, and served on raw examples by the contract test over the
+registry (``tests/test_contract.py``); the shipped config lists them all. One pushed model is
+served by ``zoo serve`` as its own process, the others by the same server code in-process.
+
+Then the retrieval config runs in the same pipeline: ExampleGen, StatisticsGen and Transform come
+from the ML Metadata cache, and a two-tower model trains, is evaluated by Recall@K / NDCG@K over
+the whole corpus, pushed as a top-K model and served. The Evaluator's numbers are recounted here
+from the pushed model's answers, and its top-K from its embeddings.
 """
 from __future__ import annotations
 
@@ -19,23 +28,36 @@ import pytest
 import zoo
 from pipelines.config import load_config
 from pipelines.run import run_pipeline
+from pipelines.tasks import RETRIEVAL_KS
 from zoo.data import histories
+from zoo.retrieval import metrics
 
 pytestmark = pytest.mark.slow
 REPO = pathlib.Path(__file__).resolve().parent.parent
 ROWS = 2000
+TRAINED = ("deepfm", "neumf", "din", "dien")
 
 
 @pytest.fixture(scope="module")
-def config(movielens_dir, tmp_path_factory):
-    config = load_config(REPO / "configs" / "movielens_ranking_models.yaml",
-                         output_dir=str(tmp_path_factory.mktemp("models")))
+def shipped(movielens_dir, tmp_path_factory):
+    return load_config(REPO / "configs" / "movielens_ranking_models.yaml",
+                       output_dir=str(tmp_path_factory.mktemp("models")))
+
+
+def _small(config, movielens_dir, **training):
     return config.replace(
         data=dataclasses.replace(config.data, path=str(movielens_dir), download=False,
                                  fallback_to_synthetic=False, max_rows=ROWS, split="time"),
-        training=dataclasses.replace(config.training, train_steps=2, eval_steps=1, batch_size=64),
-        evaluation=dataclasses.replace(config.evaluation, enabled=False),
-        warmup_examples=0,  # tests/test_pipeline.py covers the warm-up step; here it would add 24 components
+        training=dataclasses.replace(config.training, eval_steps=1, batch_size=64, **training),
+    )
+
+
+@pytest.fixture(scope="module")
+def config(shipped, movielens_dir):
+    return _small(shipped, movielens_dir, train_steps=2).replace(
+        models=tuple(m for m in shipped.models if m.name in TRAINED),
+        evaluation=dataclasses.replace(shipped.evaluation, enabled=False),
+        warmup_examples=0,  # tests/test_pipeline.py covers the warm-up step
     )
 
 
@@ -44,8 +66,9 @@ def summary(config):
     return run_pipeline(config, echo=lambda line: None)
 
 
-def test_the_config_trains_every_ranking_model(config):
-    assert sorted(m.name for m in config.models) == sorted(zoo.list_models(task="ranking"))
+def test_the_config_trains_every_ranking_model(shipped, config):
+    assert sorted(m.name for m in shipped.models) == sorted(zoo.list_models(task="ranking"))
+    assert sorted(m.name for m in config.models) == sorted(TRAINED)
 
 
 def test_one_transform_feeds_a_trainer_and_pusher_per_model(summary, config):
@@ -123,6 +146,112 @@ def test_runs_lists_every_model_with_its_pushed_version(summary, config):
     from pipelines.runs import format_runs, list_runs
 
     header, *rows = format_runs(list_runs(config.metadata_path, config.pipeline_name))
+    rows = [row for row in rows if row[header.index("run")] == summary.run_id]
     listed = {row[header.index("model")]: row[header.index("pushed")] for row in rows}
     assert listed == {o.model_name: o.pushed_path for o in summary.models}
     assert {row[header.index("blessed")] for row in rows} == {"-"}  # not evaluated
+
+
+# --- retrieval, in the same pipeline --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def retrieval_config(config, movielens_dir):
+    retrieval = load_config(REPO / "configs" / "movielens_retrieval.yaml", output_dir=config.output_dir)
+    return _small(retrieval, movielens_dir, train_steps=30).replace(pipeline_name=config.pipeline_name)
+
+
+@pytest.fixture(scope="module")
+def retrieval(summary, retrieval_config):
+    return run_pipeline(retrieval_config, echo=lambda line: None)  # after the ranking run: its cache serves
+
+
+@pytest.fixture(scope="module")
+def pushed(retrieval):
+    from zoo.backend import tf
+
+    assert retrieval.blessed and retrieval.pushed_path
+    return tf.saved_model.load(retrieval.pushed_path)
+
+
+def _top_k(pushed, examples):
+    from zoo.backend import tf
+
+    answer = pushed.signatures["serving_default"](examples=tf.constant([e.SerializeToString() for e in examples]))
+    return answer["ids"].numpy(), answer["scores"].numpy()
+
+
+def test_retrieval_reuses_example_gen_and_transform_and_measures_recall_and_ndcg(retrieval, retrieval_config,
+                                                                                  config):
+    from pipelines.runs import list_runs
+
+    states = list_runs(retrieval_config.metadata_path, retrieval_config.pipeline_name)[-1].states()
+    assert states["HistoryExampleGen"] == states["Transform"] == "CACHED"
+    assert states["Trainer"] == states["Evaluator"] == states["ServingWarmup"] == states["Pusher"] == "COMPLETE"
+    assert retrieval.metrics["example_count"] == len(_examples(config, "eval"))
+    for k in RETRIEVAL_KS:
+        assert 0 <= retrieval.metrics[f"ndcg@{k}"] <= retrieval.metrics[f"recall@{k}"] <= 1
+    recalls = [retrieval.metrics[f"recall@{k}"] for k in RETRIEVAL_KS]
+    assert recalls == sorted(recalls) and recalls[-1] > 0
+
+
+def test_the_retrieval_evaluator_numbers_are_those_of_the_pushed_models_answers(retrieval, pushed, config):
+    held_out = _examples(config, "eval")
+    ids, _ = _top_k(pushed, held_out)
+    items = [_ints(example, "movie_id") for example in held_out]
+    for k in RETRIEVAL_KS:
+        assert retrieval.metrics[f"recall@{k}"] == pytest.approx(
+            np.mean([metrics.recall_at_k(row, item, k) for row, item in zip(ids, items)]), abs=1e-6)
+        assert retrieval.metrics[f"ndcg@{k}"] == pytest.approx(
+            np.mean([metrics.ndcg_at_k(row, item, k) for row, item in zip(ids, items)]), abs=1e-6)
+
+
+def test_the_top_k_is_the_best_of_the_corpus_without_the_querys_history(pushed, config):
+    from zoo.backend import tf
+
+    examples = _examples(config, "eval")[-50:]
+    ids, scores = _top_k(pushed, examples)
+    query = pushed.signatures["query_embedding"](
+        examples=tf.constant([e.SerializeToString() for e in examples]))["embedding"].numpy()
+    seen = [_ints(example, "hist_movie_ids") for example in examples]
+    assert any(seen)
+    expected_ids, expected_scores = metrics.top_k(query, pushed.candidate_embeddings.numpy(),
+                                                  pushed.candidate_values.numpy(), ids.shape[1], exclude=seen)
+    np.testing.assert_allclose(scores, expected_scores, rtol=1e-5, atol=1e-5)
+    assert np.mean(ids == expected_ids) > 0.99  # equal but for ties
+    for row, history in zip(ids, seen):
+        assert not set(row) & set(history)
+    # The index can be rebuilt outside: candidate_embedding gives the exported index's rows.
+    values = pushed.candidate_values[:5]
+    np.testing.assert_allclose(pushed.signatures["candidate_embedding"](movie_id=values)["embedding"].numpy(),
+                               pushed.candidate_embeddings[:5].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_served_retrieval_query_needs_no_item(retrieval, retrieval_config, pushed, config):
+    from pipelines.demo import http_json
+    from serving.server import start_server
+
+    examples = _examples(config, "eval")[-3:]
+    expected, _ = _top_k(pushed, examples)
+    instances = []
+    for example in examples:
+        for name in ("movie_id", "clicked", "genres", "release_year"):  # the item's side is not sent
+            del example.features.feature[name]
+        instances.append({"b64": base64.b64encode(example.SerializeToString()).decode()})
+    name = retrieval_config.serving_model_name
+    with start_server(name, str(pathlib.Path(retrieval.pushed_path).parent)) as server:
+        answer = http_json(f"{server.url}/v1/models/{name}:predict",
+                           {"signature_name": "serving_default", "instances": instances})["predictions"]
+    assert [row["ids"] for row in answer] == expected.tolist()
+    for row in answer:
+        assert row["scores"] == sorted(row["scores"], reverse=True)
+
+
+def test_runs_list_the_retrieval_headline(retrieval, retrieval_config):
+    from pipelines.runs import format_runs, list_runs
+
+    header, *rows = format_runs(list_runs(retrieval_config.metadata_path, retrieval_config.pipeline_name),
+                                "recall@100")
+    (row,) = [row for row in rows if row[header.index("run")] == retrieval.run_id]
+    assert float(row[header.index("recall@100")]) == pytest.approx(retrieval.metrics["recall@100"], abs=1e-4)
+    assert row[header.index("blessed")] == "yes" and row[header.index("pushed")] == retrieval.pushed_path

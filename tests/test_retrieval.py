@@ -313,3 +313,32 @@ def test_movielens_time_split_for_retrieval(movielens_dir):
     for relevant, seen in zip(split.test_relevant, split.test_seen):
         assert len(relevant) and not set(relevant) & set(seen)
     assert split.train_counts.sum() == len(train["movie_id"])
+
+
+def _tfma_mean(metric, examples) -> float:
+    """``metric`` (a TFMA metric) computed as the Evaluator's Beam combiner would, on (item, ids) examples."""
+    from tensorflow_model_analysis.metrics import metric_types
+
+    (computation,) = metric.computations()
+    combiner = computation.combiner
+    accumulator = combiner.create_accumulator()
+    for item, ids in examples:
+        accumulator = combiner.add_input(accumulator, metric_types.StandardMetricInputs(
+            labels=np.array([item]), predictions={"ids": np.array(ids), "scores": np.zeros(len(ids))}))
+    (value,) = combiner.extract_output(combiner.merge_accumulators([accumulator, combiner.create_accumulator()])).values()
+    return value
+
+
+def test_evaluator_recall_and_ndcg_at_k_match_hand_computed_values():
+    from pipelines.retrieval_metrics import NdcgAtK, RecallAtK
+
+    # Ranks of the interaction's item: 2, absent, 1, 4.
+    examples = [(5, [3, 5, 7, 8]), (9, [3, 5, 7, 8]), (3, [3, 5, 7, 8]), (8, [3, 5, 7, 8])]
+    assert _tfma_mean(RecallAtK(k=1), examples) == pytest.approx(1 / 4)
+    assert _tfma_mean(RecallAtK(k=3), examples) == pytest.approx(2 / 4)
+    assert _tfma_mean(RecallAtK(k=4), examples) == pytest.approx(3 / 4)
+    assert _tfma_mean(NdcgAtK(k=3), examples) == pytest.approx((1 / np.log2(3) + 1) / 4)
+    assert _tfma_mean(NdcgAtK(k=4), examples) == pytest.approx((1 / np.log2(3) + 1 + 1 / np.log2(5)) / 4)
+    assert RecallAtK(k=50).name == "recall@50" and NdcgAtK(k=10).name == "ndcg@10"
+    # String items (a BYTES candidate feature) compare with the decoded ids the model returns.
+    assert _tfma_mean(RecallAtK(k=2), [(b"b", ["a", "b"]), (b"c", ["a", "b"])]) == pytest.approx(1 / 2)

@@ -1,5 +1,6 @@
-"""Runners and scale: runner selection, Beam arguments, the Kubeflow V2 spec, DirectRunner modes,
-Beam's portable runner, BeamDagRunner, and training under MirroredStrategy."""
+"""Runners and scale: runner selection, Beam arguments, the Kubeflow V2 spec, DirectRunner's
+multi-processing mode (its in-memory mode: tests/test_pipeline.py), Beam's portable runner,
+BeamDagRunner, and training under MirroredStrategy."""
 from __future__ import annotations
 
 import dataclasses
@@ -23,7 +24,6 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomaliesGate", "Transform",
               "Trainer", "Evaluator", "ServingWarmup", "Pusher"}
 MULTI_PROCESSING = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
-IN_MEMORY = ("--direct_running_mode=in_memory",)
 # Same global batch, seed and data order: the 2-replica run differs only by float summation order,
 # so its held-out metrics must agree closely with the one-device run.
 MIRRORED_TOLERANCE = {"auc": 0.02, "binary_crossentropy": 0.02}
@@ -144,20 +144,9 @@ def _assert_complete(summary, lines):
     assert summary.blessed and summary.pushed_path and 0.5 < summary.metrics["auc"] < 1.0
 
 
-# Beam's FnApiRunner starts gRPC control servers only for workers outside this process.
+# Beam's FnApiRunner starts gRPC control servers only for workers outside this process (the in-memory
+# mode, which never does, is tested in tests/test_pipeline.py).
 SUBPROCESS_WORKERS = "fn_api_runner.worker_handlers: starting control server"
-
-
-@pytest.fixture(scope="module")
-def in_memory_run(base_config, tmp_path_factory):
-    return _run(base_config, tmp_path_factory, "in_memory", beam_pipeline_args=IN_MEMORY)
-
-
-@pytest.mark.slow
-def test_direct_runner_in_memory(in_memory_run):
-    config, summary, lines = in_memory_run
-    _assert_complete(summary, lines)
-    assert SUBPROCESS_WORKERS not in _log(config)
 
 
 @pytest.mark.slow
@@ -171,7 +160,9 @@ def test_beam_dag_runner_with_direct_runner_multi_processing(base_config, tmp_pa
     csv_dir = prepare_input(config, echo=lambda line: None).csv_dir
     full = create_pipeline(config, csv_dir, pathlib.Path(config.schema).read_text())
     # Fresh components: the full pipeline's ExampleGen also names its downstream nodes.
-    example_gen = example_gen_for(config, csv_dir)
+    from zoo.schema import load_schema, schema_features
+
+    example_gen = example_gen_for(config, csv_dir, schema_features(load_schema(config.schema)))
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     pipeline = tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name, pipeline_root=config.pipeline_root,
@@ -188,12 +179,17 @@ def test_beam_dag_runner_with_direct_runner_multi_processing(base_config, tmp_pa
     assert list(statistics.glob("*/Split-train/FeatureStats.pb")) and list(statistics.glob("*/Split-eval/*"))
 
 
-@pytest.mark.slow
-def test_portable_runner_with_the_embedded_job_service(base_config, tmp_path_factory):
+@pytest.fixture(scope="module")
+def portable_run(base_config, tmp_path_factory):
     # The portable runner ships the user code (preprocessing_fn, the schema in custom_config) to an
     # SDK harness through the job service, as Flink, Spark and Dataflow workers receive it.
     args = ("--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK")
-    config, summary, lines = _run(base_config, tmp_path_factory, "portable", beam_pipeline_args=args)
+    return _run(base_config, tmp_path_factory, "portable", beam_pipeline_args=args)
+
+
+@pytest.mark.slow
+def test_portable_runner_with_the_embedded_job_service(portable_run):
+    config, summary, lines = portable_run
     _assert_complete(summary, lines)
     assert "PortableRunner" in _log(config)
 
@@ -218,8 +214,8 @@ print("RESULT " + json.dumps({"metrics": summary.metrics, "seconds": summary.com
 
 
 @pytest.mark.slow
-def test_mirrored_strategy_over_two_cpu_devices_matches_the_default_strategy(in_memory_run):
-    config, default, _ = in_memory_run
+def test_mirrored_strategy_over_two_cpu_devices_matches_the_default_strategy(portable_run):
+    config, default, _ = portable_run
     as_dict = dataclasses.asdict(config)
     overrides = {"path": str(REPO / "configs" / "movielens_ctr.yaml"), "output_dir": config.output_dir,
                  "beam_pipeline_args": list(config.beam_pipeline_args), "data": as_dict["data"],

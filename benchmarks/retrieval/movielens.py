@@ -158,8 +158,8 @@ def main() -> None:
             f"query, K = {CONFIG['num_codewords']} codewords per half, codebooks refreshed every {REFRESH_STEPS} steps.",
             "The peer is a TFRS two-tower (tfrs.tasks.Retrieval) of the same size; DeepMatch is not installed.",
             "s / epoch: mean wall time of the epochs after each run's first (which also compiles the step).",
-            "s / epoch is wall time on the machine's CPUs; its load average at the end of the run is recorded with it "
-            "(the project's tests shared the CPUs for part of the run).",
+            "s / epoch is wall time on the machine's CPUs; their load average at the end of the run is recorded "
+            "with it (machine.load_average_1_5_15).",
         ],
         "table": table,
         "raw": {name: {"results": results, "epoch_seconds": seconds} for name, (results, seconds) in runs.items()},

@@ -1,0 +1,117 @@
+"""The retrieval task in the pipeline: a two-tower model trained on interactions, pushed as a top-K model.
+
+Every example of the train split is one (query, item) interaction: the query features the model
+names (``query_features``) and the item it interacted with (``candidate_id``); labels are not used.
+The corpus is the candidate id's Transform vocabulary, so it holds every item seen in training, and
+an item first seen in the eval split can never be retrieved (it counts as a miss).
+
+The exported SavedModel, like every zoo export, applies parsing and Transform in its graph:
+
+- ``serving_default``: serialized raw ``tf.Example``s (input ``examples``; only the query
+  features are read, so a query needs no item) -> ``ids [batch, k]``, the items' raw values as in
+  the data, and their ``scores``, best first. Items in the query's history (a sequence feature
+  sharing the candidate's vocabulary) are not returned: they were already interacted with.
+- ``query_embedding``: examples -> ``embedding [batch, d]`` (already divided by the temperature).
+- ``candidate_embedding``: raw item values (input named after the candidate feature) ->
+  ``embedding [batch, d]``; with the exported ``candidate_values`` / ``candidate_embeddings``
+  variables, enough to rebuild the index outside (e.g. in an ANN service).
+
+The Evaluator scores ``serving_default``'s ids against the eval example's own item
+(``pipelines.retrieval_metrics``): Recall@K and NDCG@K over the whole corpus.
+"""
+from __future__ import annotations
+
+import numpy as np
+from tfx import v1 as tfx
+
+import zoo
+from pipelines.export import SERVING_INPUT, as_parsed, write_card
+from pipelines.tasks import RETRIEVAL_KS
+from pipelines.trainer import TrainingRun
+from pipelines.transform import raw_serving_spec
+from zoo import schema as schema_lib
+from zoo.backend import tf
+from zoo.retrieval.samplers import CodebookRefresh
+
+TOP_K = max(RETRIEVAL_KS)  # items serving_default returns: enough for every K the Evaluator measures
+CODEBOOK_REFRESH_STEPS = 200
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains the retrieval model on the train split's interactions and exports its top-K model."""
+    run = TrainingRun(fn_args)
+    vocabulary_size = len(run.transform_output.vocabulary_by_name(run.config["hparams"]["candidate_id"]))
+    with run.strategy.scope():
+        model = zoo.create(run.config["model_name"], run.spec, **run.config["hparams"])
+        # Transform's ids of the vocabulary: 1..n (0 is missing, n + 1 out of vocabulary).
+        model.set_corpus({model.candidate_id: np.arange(1, vocabulary_size + 1)})
+        model.compile(optimizer=run.optimizer())
+    names = model.encoder.query_features + model.encoder.candidate_features
+    run.fit(model, lambda features: {name: features[name] for name in names},
+            callbacks=[CodebookRefresh(CODEBOOK_REFRESH_STEPS)] if model.objective == "midx" else [])
+    module, export_dir = TopKModel(model, run.transform_output, run.schema), run.export_dir
+    tf.saved_model.save(module, export_dir, signatures=module.signatures())
+    write_card(export_dir, run.card)
+    tf.keras.backend.clear_session()
+
+
+class TopKModel(tf.Module):
+    """A trained two-tower model with Transform and a brute-force index over its corpus."""
+
+    def __init__(self, model, transform_output, schema, k: int = TOP_K):
+        super().__init__()
+        self.model = model
+        self.tft_layer = transform_output.transform_features_layer()
+        parse_spec = raw_serving_spec(schema)
+        features = schema_lib.schema_features(schema)
+        query = set(model.encoder.query_features)
+        self.query_spec = {f.name: parse_spec[f.name] for f in features if f.name in query or f.bucket_feature in query}
+        self.candidate_spec = parse_spec[model.candidate_id]
+        values = transform_output.vocabulary_by_name(model.candidate_id)
+        if self.candidate_spec.dtype != tf.string:
+            values = [int(value) for value in values]
+        self.candidate_values = tf.Variable(tf.constant(values, self.candidate_spec.dtype), trainable=False,
+                                            name="candidate_values")
+        self.candidate_embeddings = tf.Variable(model.embed_corpus(), trainable=False, name="candidate_embeddings")
+        self.k = min(int(k), len(values))
+        # Sequence features encoded with the candidate's vocabulary hold items the query already has.
+        self.history_features = [f.name for f in features if f.shares == model.candidate_id and f.name in query]
+
+    def _query(self, examples):
+        transformed = self.tft_layer(tf.io.parse_example(examples, self.query_spec))
+        return transformed, self.model.encoder.embed_query(
+            {name: transformed[name] for name in self.model.encoder.query_features}, training=False)
+
+    def top_k(self, examples):
+        transformed, query = self._query(examples)
+        scores = tf.matmul(query, self.candidate_embeddings, transpose_b=True)
+        for name in self.history_features:
+            scores = _exclude(scores, transformed[name])
+        best = tf.math.top_k(scores, k=self.k)
+        return {"ids": tf.gather(self.candidate_values, best.indices), "scores": best.values}
+
+    def embed_candidates(self, values):
+        name = self.model.candidate_id
+        ids = self.tft_layer(as_parsed({name: self.candidate_spec}, {name: values}))[name]
+        return self.model.encoder.embed_candidates({self.model.candidate_id: ids}, training=False)
+
+    def signatures(self) -> dict:
+        examples = tf.TensorSpec([None], tf.string, name=SERVING_INPUT)
+        values = tf.TensorSpec([None], self.candidate_spec.dtype, name=self.model.candidate_id)
+        return {
+            "serving_default": tf.function(self.top_k).get_concrete_function(examples),
+            "query_embedding": tf.function(
+                lambda examples: {"embedding": self._query(examples)[1]}).get_concrete_function(examples),
+            "candidate_embedding": tf.function(
+                lambda values: {"embedding": self.embed_candidates(values)}).get_concrete_function(values),
+        }
+
+
+def _exclude(scores, item_ids):
+    """``scores [batch, n]`` with ``-inf`` for the corpus items among ``item_ids [batch, len]`` (Transform ids;
+    0, missing, and ``n + 1``, out of vocabulary, are not in the corpus)."""
+    n = tf.shape(scores, out_type=tf.int64)[1]
+    rows = tf.broadcast_to(tf.range(tf.shape(item_ids, out_type=tf.int64)[0])[:, None], tf.shape(item_ids, tf.int64))
+    in_corpus = (item_ids >= 1) & (item_ids <= n)
+    indices = tf.stack([tf.boolean_mask(rows, in_corpus), tf.boolean_mask(item_ids, in_corpus) - 1], axis=1)
+    return tf.tensor_scatter_nd_update(scores, indices, tf.fill([tf.shape(indices)[0]], -np.inf))
