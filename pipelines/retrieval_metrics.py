@@ -13,28 +13,22 @@ config='{"k": 10}')``; they are then ``recall@10`` and ``ndcg@10`` and can be ga
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types
 
+from zoo.retrieval.metrics import ndcg_at_k, recall_at_k
+
 IDS_OUTPUT = "ids"  # the output of serving_default that lists the retrieved items
 
 
-def rank_gains(ranked, item, k: int) -> tuple[float, float]:
-    """``(recall@k, ndcg@k)`` of one query whose only relevant item is ``item``."""
-    hits = np.flatnonzero(np.asarray(ranked).reshape(-1)[:k] == item)
-    if not hits.size:
-        return 0.0, 0.0
-    return 1.0, float(1.0 / np.log2(hits[0] + 2))  # hits[0] is the 0-based rank r - 1
-
-
 class _GainCombiner(beam.CombineFn):
-    """The mean over examples of one of ``rank_gains``' values (``position``)."""
+    """The mean over examples of ``gain(retrieved ids, [the example's item], k)``."""
 
-    def __init__(self, key: metric_types.MetricKey, k: int, position: int):
-        self._key, self._k, self._position = key, k, position
+    def __init__(self, key: metric_types.MetricKey, k: int, gain: Callable):
+        self._key, self._k, self._gain = key, k, gain
 
     def create_accumulator(self):
         return [0.0, 0]  # sum of gains, examples
@@ -47,7 +41,7 @@ class _GainCombiner(beam.CombineFn):
         (item,) = np.asarray(labels).reshape(-1)  # an interaction has exactly one item
         if isinstance(item, bytes) and np.asarray(predictions).dtype.kind == "U":
             item = item.decode()
-        accumulator[0] += rank_gains(predictions, item, self._k)[self._position]
+        accumulator[0] += self._gain(np.asarray(predictions).reshape(-1), [item], self._k)
         accumulator[1] += 1
         return accumulator
 
@@ -62,7 +56,7 @@ class _GainCombiner(beam.CombineFn):
         return {self._key: total / count if count else float("nan")}
 
 
-def _computations(name: str, k: int, position: int, model_names: Optional[list], output_names: Optional[list],
+def _computations(name: str, k: int, gain: Callable, model_names: Optional[list], output_names: Optional[list],
                   example_weighted: bool) -> metric_types.MetricComputations:
     computations = []
     for model_name in model_names or [""]:
@@ -71,19 +65,19 @@ def _computations(name: str, k: int, position: int, model_names: Optional[list],
             key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
                                          example_weighted=example_weighted)
             computations.append(metric_types.MetricComputation(
-                keys=[key], preprocessors=None, combiner=_GainCombiner(key, k, position)))
+                keys=[key], preprocessors=None, combiner=_GainCombiner(key, k, gain)))
     return computations
 
 
 # TFMA passes a computations function only the arguments it declares (model_names for a baseline, ...).
 def _recall_computations(name: str, k: int, model_names: Optional[list] = None, output_names: Optional[list] = None,
                          example_weighted: bool = False) -> metric_types.MetricComputations:
-    return _computations(name, k, 0, model_names, output_names, example_weighted)
+    return _computations(name, k, recall_at_k, model_names, output_names, example_weighted)
 
 
 def _ndcg_computations(name: str, k: int, model_names: Optional[list] = None, output_names: Optional[list] = None,
                        example_weighted: bool = False) -> metric_types.MetricComputations:
-    return _computations(name, k, 1, model_names, output_names, example_weighted)
+    return _computations(name, k, ndcg_at_k, model_names, output_names, example_weighted)
 
 
 class RecallAtK(metric_types.Metric):
