@@ -16,7 +16,7 @@ from tfx import v1 as tfx
 from pipelines.config import ModelConfig, PipelineConfig, history_length
 from pipelines.gates import AnomaliesGate
 from pipelines.push import ServingWarmup, atomic_pusher
-from pipelines.tasks import evaluated_labels, get_task
+from pipelines.tasks import get_task
 from pipelines.transform import SCHEMA_KEY
 from zoo import schema as schema_lib
 
@@ -31,7 +31,6 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
     """
     task = get_task(config.task)
     features = schema_lib.schema_features(schema_lib.parse_schema(schema_text))
-    labels = schema_lib.label_names(features)
     example_gen = example_gen_for(config, csv_dir, features)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
@@ -45,6 +44,7 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=task.preprocessing_fn,
         custom_config={SCHEMA_KEY: schema_text},
+        disable_statistics=not config.transform_statistics,
     )
     transform.add_upstream_node(anomalies_gate)
     components = [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate, transform]
@@ -74,7 +74,7 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
                 examples=example_gen.outputs["examples"],
                 model=trainer.outputs["model"],
                 baseline_model=baseline,
-                eval_config=task.eval_config(config.evaluation, evaluated_labels(model, labels)),
+                eval_config=task.eval_config(config.evaluation, task.heads(model, features)),
                 example_splits=["eval"],
             ).with_id(f"Evaluator{suffix}")
             components.append(evaluator)

@@ -31,6 +31,7 @@ from pipelines.trainer import TrainingRun
 from pipelines.transform import raw_serving_spec
 from zoo import schema as schema_lib
 from zoo.backend import tf
+from zoo.retrieval.export import best_of
 from zoo.retrieval.samplers import CodebookRefresh
 
 TOP_K = max(RETRIEVAL_KS)  # items serving_default returns: enough for every K the Evaluator measures
@@ -87,8 +88,7 @@ class TopKModel(tf.Module):
         scores = tf.matmul(query, self.candidate_embeddings, transpose_b=True)
         for name in self.history_features:
             scores = _exclude(scores, transformed[name])
-        best = tf.math.top_k(scores, k=self.k)
-        return {"ids": tf.gather(self.candidate_values, best.indices), "scores": best.values}
+        return best_of(scores, self.candidate_values, self.k)
 
     def embed_candidates(self, values):
         name = self.model.candidate_id

@@ -137,22 +137,32 @@ class _captured_logs:
         return False
 
 
+_SHOWN_FIRST = ("auc", "binary_crossentropy", "calibration", "mean_squared_error", "mean_absolute_error")
+_SHOWN_AS = {"binary_crossentropy": "log_loss"}  # what users call it
+
+
+def _shown_order(name: str) -> tuple:
+    """Per head: the usual headline metrics first, then the rest by name, K in numeric order (recall@10,
+    recall@50, recall@100)."""
+    head, _, metric = name.rpartition("/")
+    stem, _, k = metric.partition("@")
+    first = _SHOWN_FIRST.index(metric) if metric in _SHOWN_FIRST else len(_SHOWN_FIRST)
+    return head, first, stem, int(k) if k.isdigit() else 0
+
+
 def print_summary(summary: RunSummary, echo: Echo = echo_line) -> None:
     echo(f"pipeline finished in {summary.total_seconds:.0f}s on {summary.data}")
-    shown = {"auc": "auc", "binary_crossentropy": "log_loss", "calibration": "calibration",
-             "example_count": "example_count"}
     for outcome in summary.models:
         if len(summary.models) > 1:
             echo(f"model {outcome.model_name}:")
         # A multi-task model's metrics are named <head>/<metric>: each head's are shown in turn.
-        for head in sorted({name.rpartition("/")[0] for name in outcome.metrics}):
-            for metric, label in shown.items():
-                name = f"{head}/{metric}" if head else metric
-                if name in outcome.metrics:
-                    baseline = outcome.baseline_metrics.get(name)
-                    against = f"  (baseline {baseline:.4f})" if baseline is not None else ""
-                    label = f"{head}/{label}" if head else label
-                    echo(f"  held-out {label:<12} {outcome.metrics[name]:.4f}{against}")
+        for name in sorted(outcome.metrics, key=_shown_order):
+            head, _, metric = name.rpartition("/")
+            baseline = outcome.baseline_metrics.get(name)
+            against = f"  (baseline {baseline:.4f})" if baseline is not None else ""
+            shown = _SHOWN_AS.get(metric, metric)
+            label = f"{head}/{shown}" if head else shown
+            echo(f"  held-out {label:<12} {outcome.metrics[name]:.4f}{against}")
         if outcome.blessed is None:
             echo("  blessed: not evaluated (evaluation.enabled is false)")
         else:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
 
 RETRIEVAL_KS = (10, 50, 100)  # the K of the retrieval Evaluator's Recall@K and NDCG@K; the largest is gated
+CANDIDATE = "candidate"  # the type of a retrieval model's head: the item it should retrieve
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,12 +24,15 @@ class PipelineTask:
     name: str  # a task of zoo.registry.TASKS; every model of the pipeline must be of it
     preprocessing_fn: str  # Transform's entry point, by dotted path
     run_fn: str  # the Trainer's contract: a run_fn by dotted path, reading custom_config (pipelines.pipeline)
-    # The metric that decides the blessing (run listings show it first); {label} is the first label.
+    # The metric that decides the blessing (run listings show it first); {label} is the first head's label.
     headline_metric: str
-    eval_config: Callable[[EvaluationConfig, list], "tfma.EvalConfig"]  # (evaluation, label keys) -> EvalConfig
+    # (model, schema features) -> what the Evaluator measures the model against, {label: its type}, first
+    # the headline; raises ConfigError, at config load, for a model this task cannot train or serve.
+    heads: Callable[[ModelConfig, list], dict[str, str]]
+    eval_config: Callable[[EvaluationConfig, dict], "tfma.EvalConfig"]  # (evaluation, heads) -> EvalConfig
 
-    def headline(self, labels: list[str]) -> str:
-        return self.headline_metric.format(label=labels[0])
+    def headline(self, heads: dict[str, str]) -> str:
+        return self.headline_metric.format(label=next(iter(heads)))
 
 
 def _gate(evaluation: EvaluationConfig, lower_bound: float) -> list:
@@ -63,39 +67,63 @@ def _binary_metrics(evaluation: EvaluationConfig, gate: bool) -> list:
     ]
 
 
+def _regression_metrics() -> list:
+    """Squared and absolute error, the squared Pearson correlation of prediction and label, example
+    count, and mean label and prediction (their gap is the head's bias)."""
+    import tensorflow_model_analysis as tfma
+
+    return [tfma.MetricConfig(class_name=name) for name in (
+        "ExampleCount", "MeanSquaredError", "MeanAbsoluteError", "SquaredPearsonCorrelation", "MeanLabel",
+        "MeanPrediction")]
+
+
+def _model_spec(**labels) -> "tfma.ModelSpec":
+    """The pushed model as TFMA sees it: its ``serving_default`` signature on serialized raw examples.
+
+    ``tf_generic`` makes TFMA load it with ``tf.saved_model.load``, which needs only TensorFlow. As a
+    Keras model it would need the zoo classes registered, and a Beam worker in its own process (DirectRunner
+    multi_processing, Flink, Spark, Dataflow) has not imported zoo. It also spares TFMA a Keras load
+    just to find the model's type.
+    """
+    import tensorflow_model_analysis as tfma
+
+    return tfma.ModelSpec(signature_name="serving_default", model_type="tf_generic", **labels)
+
+
 def _slicing_specs(evaluation: EvaluationConfig) -> list:
     import tensorflow_model_analysis as tfma
 
     return [tfma.SlicingSpec(), *(tfma.SlicingSpec(feature_keys=[f]) for f in evaluation.slices)]
 
 
-def ranking_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.EvalConfig":
+def ranking_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
     """The binary metrics of ``_binary_metrics``, the AUC gated, overall and per slice, on raw examples."""
     import tensorflow_model_analysis as tfma
 
-    (label,) = labels
+    (label,) = heads
     return tfma.EvalConfig(
         # One spec: TFX adds the baseline's copy when its resolver found one.
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label)],
+        model_specs=[_model_spec(label_key=label)],
         slicing_specs=_slicing_specs(evaluation),
         metrics_specs=[tfma.MetricsSpec(metrics=_binary_metrics(evaluation, gate=True))],
     )
 
 
-def multitask_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.EvalConfig":
-    """The binary metrics per head (each head is the output named after its label); the first label's
-    AUC decides the blessing, as the headline task."""
+def multitask_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
+    """Per head (the output named after its label), the binary or the regression metrics; the first
+    head's AUC decides the blessing, as the headline task."""
     import tensorflow_model_analysis as tfma
 
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_keys={label: label for label in labels})],
+        model_specs=[_model_spec(label_keys={label: label for label in heads})],
         slicing_specs=_slicing_specs(evaluation),
-        metrics_specs=[tfma.MetricsSpec(output_names=[label], metrics=_binary_metrics(evaluation, gate=index == 0))
-                       for index, label in enumerate(labels)],
+        metrics_specs=[tfma.MetricsSpec(output_names=[label], metrics=_binary_metrics(evaluation, gate=index == 0)
+                                        if kind == schema_lib.BINARY else _regression_metrics())
+                       for index, (label, kind) in enumerate(heads.items())],
     )
 
 
-def retrieval_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.EvalConfig":
+def retrieval_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
     """Recall@K and NDCG@K over the whole corpus (``pipelines.retrieval_metrics``) for K in
     ``RETRIEVAL_KS``; the label is the interaction's item, and recall at the largest K above ``min_recall``
     blesses."""
@@ -103,7 +131,7 @@ def retrieval_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.E
 
     import tensorflow_model_analysis as tfma
 
-    (item,) = labels
+    (item,) = heads
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
     for k in RETRIEVAL_KS:
         for class_name in ("RecallAtK", "NdcgAtK"):
@@ -112,16 +140,17 @@ def retrieval_eval_config(evaluation: EvaluationConfig, labels: list) -> "tfma.E
                 class_name=class_name, module="pipelines.retrieval_metrics", config=json.dumps({"k": k}),
                 per_slice_thresholds=_gate(evaluation, evaluation.min_recall) if gated else []))
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=item)],
+        model_specs=[_model_spec(label_key=item)],
         slicing_specs=_slicing_specs(evaluation),
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
 
 
-def check_towers(model: ModelConfig, features: list) -> None:
-    """Refuses, at config load, a retrieval model whose towers the pipeline cannot serve.
+def retrieval_heads(model: ModelConfig, features: list) -> dict[str, str]:
+    """A retrieval model is measured on retrieving its interaction's item, ``candidate_id``; refuses a
+    model whose towers the pipeline cannot serve.
 
-    Both must be named: ``candidate_id``, a categorical feature with a vocabulary of its own (the
+    Both towers must be named: ``candidate_id``, a categorical feature with a vocabulary of its own (the
     vocabulary is the corpus), and ``query_features``, without the candidate (the query would see
     its answer). The candidate tower reads the id alone, since the corpus is a list of ids.
     """
@@ -143,6 +172,30 @@ def check_towers(model: ModelConfig, features: list) -> None:
     if unknown or candidate in query:
         raise ConfigError(f"query_features of {model.name!r} must be schema features other than the candidate "
                           f"{candidate!r}; unknown: {unknown}")
+    return {candidate: CANDIDATE}
+
+
+def ranking_heads(model: ModelConfig, features: list) -> dict[str, str]:
+    """A ranking model has one head, on the schema's first label, which must be binary: AUC gates it."""
+    labels = schema_lib.label_types(features)
+    if not labels:
+        raise ConfigError("the schema has no label (a feature tagged zoo.role=label)")
+    label, kind = next(iter(labels.items()))
+    if kind != schema_lib.BINARY:
+        raise ConfigError(f"label {label!r} is a regression target, but a ranking model predicts a probability; "
+                          "a binary label is INT with int_domain { min: 0 max: 1 } (or use a multi-task model "
+                          "with a regression head)")
+    return {label: kind}
+
+
+def multitask_heads(model: ModelConfig, features: list) -> dict[str, str]:
+    """A multi-task model's heads (``model_heads``), the first binary since its AUC decides the blessing."""
+    heads = model_heads(model.name, model.hparams, schema_lib.label_types(features))[1]
+    headline, kind = next(iter(heads.items()))
+    if kind != schema_lib.BINARY:
+        raise ConfigError(f"the first head of {model.name!r}, {headline!r}, decides the blessing by its AUC, so it "
+                          "must be binary; put a binary head first in hparams.tasks")
+    return heads
 
 
 RANKING = PipelineTask(
@@ -150,44 +203,41 @@ RANKING = PipelineTask(
     preprocessing_fn="pipelines.transform.preprocessing_fn",
     run_fn="pipelines.trainer.run_fn",
     headline_metric="auc",
+    heads=ranking_heads,
     eval_config=ranking_eval_config,
 )
-# Multi-task models with binary heads, one per label the model names (model_heads).
-MULTITASK = dataclasses.replace(RANKING, name="multitask", headline_metric="{label}/auc",
+# Multi-task models with binary and regression heads, one per label the model names (model_heads).
+MULTITASK = dataclasses.replace(RANKING, name="multitask", headline_metric="{label}/auc", heads=multitask_heads,
                                 eval_config=multitask_eval_config)
 # Two-tower models trained on interactions, pushed as top-K models (pipelines.retrieval).
 RETRIEVAL = dataclasses.replace(RANKING, name="retrieval", run_fn="pipelines.retrieval.run_fn",
-                                headline_metric=f"recall@{max(RETRIEVAL_KS)}", eval_config=retrieval_eval_config)
+                                headline_metric=f"recall@{max(RETRIEVAL_KS)}", heads=retrieval_heads,
+                                eval_config=retrieval_eval_config)
 TASKS = {task.name: task for task in (RANKING, MULTITASK, RETRIEVAL)}
 
 
-def model_heads(model_name: str, hparams: dict, labels: list[str]) -> tuple[dict, list[str]]:
-    """The hyper-parameters to build ``model_name`` with and the label of each head (``[]``: one label).
+def model_heads(model_name: str, hparams: dict, labels: dict[str, str]) -> tuple[dict, dict[str, str]]:
+    """The hyper-parameters to build ``model_name`` with and its heads, ``{label: type}`` (``{}``: the
+    model has one output). ``labels`` are the schema's, with their types (``zoo.schema.label_types``).
 
-    A multi-task model without ``tasks`` gets one binary head per schema label; heads it names must be
-    schema labels, since each trains on, and is evaluated against, the label of its name.
+    A multi-task model without ``tasks`` gets one head per schema label. Each head trains on, and is
+    evaluated against, the label of its name, so it must be one; a head without a ``type`` takes its
+    label's, and a binary head needs a binary label.
     """
     import zoo
 
-    card = zoo.get_card(model_name)
-    if card.task != "multitask":
-        return dict(hparams), []
-    hparams = {"tasks": [{"name": label} for label in labels], **hparams}
-    heads = [task["name"] for task in hparams["tasks"]]
-    unknown = sorted(set(heads) - set(labels))
+    if zoo.get_card(model_name).task != "multitask":
+        return dict(hparams), {}
+    tasks = hparams.get("tasks") or [{"name": label} for label in labels]
+    unknown = sorted({task["name"] for task in tasks} - set(labels))
     if unknown:
-        raise ConfigError(f"tasks {unknown} of {model_name} are not labels of the schema, which has {labels}")
-    return hparams, heads
-
-
-def evaluated_labels(model: ModelConfig, labels: list[str]) -> list[str]:
-    """The labels the Evaluator measures ``model`` against: its heads', a retrieval model's item (what
-    it should retrieve for the interaction's query), or the schema's one label."""
-    import zoo
-
-    if zoo.get_card(model.name).task == "retrieval":
-        return [model.hparams["candidate_id"]]
-    return model_heads(model.name, model.hparams, labels)[1] or labels
+        raise ConfigError(f"tasks {unknown} of {model_name} are not labels of the schema, which has {list(labels)}")
+    tasks = [{"type": labels[task["name"]], **task} for task in tasks]
+    misfit = [task["name"] for task in tasks if task["type"] == schema_lib.BINARY != labels[task["name"]]]
+    if misfit:
+        raise ConfigError(f"tasks {misfit} of {model_name} are binary, but their labels are regression targets "
+                          "(a binary label is INT with int_domain { min: 0 max: 1 }); give them type: regression")
+    return {**hparams, "tasks": tasks}, {task["name"]: task["type"] for task in tasks}
 
 
 def get_task(name: str) -> PipelineTask:

@@ -24,7 +24,7 @@ from pipelines.tasks import model_heads
 from pipelines.transform import feature_spec
 from zoo.backend import keras, tf
 from zoo.models.multitask import compile_multitask
-from zoo.schema import label_names, load_schema, schema_features
+from zoo.schema import label_types, load_schema, schema_features
 
 
 class TrainingRun:
@@ -43,6 +43,9 @@ class TrainingRun:
         self.strategy = distribute.make_strategy(strategy_name)
         logging.info("training with %s", distribute.describe(self.strategy))
         self.chief = distribute.is_chief()
+        # Non-chief workers hold the same model; they write to scratch space so that files never collide.
+        self.run_dir = fn_args.model_run_dir if self.chief else tempfile.mkdtemp()
+        self.export_dir = fn_args.serving_model_dir if self.chief else tempfile.mkdtemp()
 
     def dataset(self, files, shuffle: bool, element: Callable[[dict], object]):
         """Batches of the transformed examples in ``files``, each mapped by ``element``."""
@@ -62,8 +65,6 @@ class TrainingRun:
 
     def fit(self, model, element: Callable[[dict], object], callbacks=()) -> None:
         """Trains ``model`` for the Trainer's steps on ``element``-mapped batches, validating on eval."""
-        # Non-chief workers hold the same model; they write to scratch space so that files never collide.
-        run_dir = self.fn_args.model_run_dir if self.chief else tempfile.mkdtemp()
         history = model.fit(
             self.dataset(self.fn_args.train_files, True, element),
             steps_per_epoch=self.fn_args.train_steps,
@@ -71,15 +72,11 @@ class TrainingRun:
             validation_steps=self.fn_args.eval_steps,
             # About 50 points per training curve (batch_* scalars) for TensorBoard and the run report; Keras
             # calls the batch hooks that write them only when write_steps_per_second is on.
-            callbacks=[keras.callbacks.TensorBoard(log_dir=run_dir, update_freq=max(1, self.fn_args.train_steps // 50),
+            callbacks=[keras.callbacks.TensorBoard(log_dir=self.run_dir, update_freq=max(1, self.fn_args.train_steps // 50),
                                                    write_steps_per_second=True), *callbacks],
             verbose=0,
         )
         logging.info("training metrics: %s", {k: round(v[-1], 4) for k, v in history.history.items()})
-
-    @property
-    def export_dir(self) -> str:
-        return self.fn_args.serving_model_dir if self.chief else tempfile.mkdtemp()
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -87,7 +84,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     ``pipelines.export``."""
     run = TrainingRun(fn_args)
     hparams, heads = model_heads(run.config["model_name"], run.config["hparams"],
-                                 label_names(schema_features(run.schema)))
+                                 label_types(schema_features(run.schema)))
     spec = run.spec
 
     def element(features):  # labels stay among the features: one or several heads

@@ -47,6 +47,17 @@ def movielens_dir():
     return path
 
 
+@pytest.fixture(scope="session")
+def adult_regression_schema(tmp_path_factory) -> pathlib.Path:
+    """schemas/adult_multitask.pbtxt with a third label, education_num (INT, 1 to 16): a regression target."""
+    text = (REPO / "schemas" / "adult_multitask.pbtxt").read_text()
+    declared = 'name: "education_num"\n  type: INT\n  int_domain { min: 1 max: 16 }\n'
+    assert declared in text
+    path = tmp_path_factory.mktemp("schemas") / "adult_regression.pbtxt"
+    path.write_text(text.replace(declared, declared + '  annotation { tag: "zoo.role=label" }\n'))
+    return path
+
+
 @pytest.fixture
 def config_file(tmp_path):
     """Writes a minimal pipeline config plus the given YAML text to ``tmp_path/c.yaml``; returns its path."""

@@ -86,16 +86,16 @@ def test_no_warmup_examples_pushes_the_trainers_model(config_file):
     assert by_id["Pusher"].inputs["model"].producer_component_id == "Trainer"
 
 
-def _task_config(tmp_path, task: str, schema: str, source: str, model: str, hparams: str) -> pathlib.Path:
+def _task_config(tmp_path, task: str, schema: pathlib.Path, source: str, model: str, hparams: str) -> pathlib.Path:
     path = tmp_path / f"{task}.yaml"
-    path.write_text(f"pipeline_name: p\ntask: {task}\nschema: {REPO}/schemas/{schema}.pbtxt\n"
+    path.write_text(f"pipeline_name: p\ntask: {task}\nschema: {schema}\n"
                     f"output_dir: out\nserving_model_name: m\ndata: {{source: {source}}}\n"
                     f"model: {{name: {model}, hparams: {hparams}}}\n")
     return path
 
 
-def _multitask_config(tmp_path, tasks: str) -> pathlib.Path:
-    return _task_config(tmp_path, "multitask", "adult_multitask", "adult", "mmoe", f"{{tasks: {tasks}}}")
+def _multitask_config(tmp_path, tasks: str, schema: pathlib.Path = REPO / "schemas" / "adult_multitask.pbtxt"):
+    return _task_config(tmp_path, "multitask", schema, "adult", "mmoe", f"{{tasks: {tasks}}}")
 
 
 def test_a_multitask_head_must_be_a_schema_label(tmp_path):
@@ -112,8 +112,44 @@ def test_the_evaluator_measures_the_heads_the_model_has(tmp_path):
     assert [spec["output_names"] for spec in eval_config["metrics_specs"]] == [["never_married"]]
 
 
+def test_a_regression_label_gets_a_regression_head_measured_by_error_not_auc(tmp_path, adult_regression_schema):
+    """Heads left untyped take their label's type from the schema; only the first head's AUC gates."""
+    _, pipeline = _pipeline(_multitask_config(
+        tmp_path, "[{name: income_over_50k}, {name: education_num, weight: 0.01}]", adult_regression_schema))
+    by_id = {c.id: c for c in pipeline.components}
+    eval_config = json.loads(by_id["Evaluator"].exec_properties["eval_config"])
+    metrics = {spec["output_names"][0]: [m["class_name"] for m in spec["metrics"]] for spec in eval_config["metrics_specs"]}
+    assert "AUC" in metrics["income_over_50k"]
+    assert metrics["education_num"] == ["ExampleCount", "MeanSquaredError", "MeanAbsoluteError",
+                                        "SquaredPearsonCorrelation", "MeanLabel", "MeanPrediction"]
+    gated = [spec["output_names"][0] for spec in eval_config["metrics_specs"]
+             for m in spec["metrics"] if m.get("per_slice_thresholds")]
+    assert gated == ["income_over_50k"]
+
+
+@pytest.mark.parametrize("tasks, message", [
+    ("[{name: income_over_50k}, {name: education_num, type: binary}]",
+     r"tasks \['education_num'\] of mmoe are binary, but their labels are regression targets"),
+    ("[{name: education_num}, {name: income_over_50k}]",
+     "the first head of 'mmoe', 'education_num', decides the blessing by its AUC, so it must be binary"),
+])
+def test_a_regression_label_is_not_trained_as_binary_nor_gates_by_auc(tmp_path, adult_regression_schema, tasks,
+                                                                        message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(_multitask_config(tmp_path, tasks, adult_regression_schema))
+
+
+def test_a_ranking_model_needs_a_binary_label(tmp_path):
+    schema = tmp_path / "s.pbtxt"
+    schema.write_text('feature { name: "x" type: FLOAT }\n'
+                      'feature { name: "rating" type: FLOAT annotation { tag: "zoo.role=label" } }\n')
+    with pytest.raises(ConfigError, match="label 'rating' is a regression target, but a ranking model predicts"):
+        load_config(_task_config(tmp_path, "ranking", schema, "criteo_synthetic", "deepfm", "{}"))
+
+
 def _retrieval_config(tmp_path, hparams: str) -> pathlib.Path:
-    return _task_config(tmp_path, "retrieval", "movielens_history", "movielens_history", "two_tower", hparams)
+    return _task_config(tmp_path, "retrieval", REPO / "schemas" / "movielens_history.pbtxt", "movielens_history",
+                        "two_tower", hparams)
 
 
 @pytest.mark.parametrize("hparams, message", [
@@ -203,3 +239,13 @@ def test_dump_config_reads_back_equal(tmp_path, config_file):
         config = load_config(config_file(text))
         (tmp_path / "dumped.yaml").write_text(dump_config(config))
         assert load_config(tmp_path / "dumped.yaml") == config
+
+
+def test_transform_computes_its_own_statistics_only_when_asked(config_file):
+    def disabled(text: str) -> int:
+        _, pipeline = _pipeline(config_file(text))
+        (transform,) = [c for c in pipeline.components if c.id == "Transform"]
+        return transform.exec_properties["disable_statistics"]
+
+    assert disabled("") == 0
+    assert disabled("transform_statistics: false\n") == 1

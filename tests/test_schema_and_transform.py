@@ -45,6 +45,21 @@ def test_a_multi_task_schema_lists_its_labels_in_order_and_serving_parses_none()
     assert set(raw_serving_spec(schema)) == {"x"}
 
 
+def test_a_label_is_binary_when_its_domain_is_0_to_1_and_otherwise_a_regression_target():
+    from zoo.schema import BINARY, REGRESSION, label_types
+
+    labelled = 'annotation { tag: "zoo.role=label" } }'
+    schema = parse_schema(f'feature {{ name: "clicked" type: INT int_domain {{ min: 0 max: 1 }} {labelled}'
+                          f'feature {{ name: "grade" type: INT int_domain {{ min: 1 max: 16 }} {labelled}'
+                          f'feature {{ name: "count" type: INT int_domain {{ min: 0 }} {labelled}'
+                          f'feature {{ name: "rating" type: FLOAT float_domain {{ min: 0 max: 1 }} {labelled}'
+                          f'feature {{ name: "plain" type: INT {labelled}'
+                          'feature { name: "x" type: INT int_domain { min: 0 max: 1 } }')
+    assert label_types(schema_features(schema)) == {
+        "clicked": BINARY, "grade": REGRESSION, "count": REGRESSION, "rating": REGRESSION, "plain": REGRESSION}
+    assert schema_features(schema)[-1].label_type is None
+
+
 def test_every_shipped_schema_traces_its_transform_in_one_process():
     """Several pipelines in one process (a notebook, this test run) trace their Transforms one after
     another; TFT's lookup tables must not clash by name across schemas (MovieLens' third vocabulary is

@@ -503,6 +503,40 @@ def test_export_writes_card_and_warmup_requests(zoo_model):
     assert kinds == ["predict_log", "classify_log", "regress_log"] * 2  # 12 examples in batches of 8
 
 
+# What an Evaluator's Beam worker does in its own process (DirectRunner multi_processing, Flink, Spark,
+# Dataflow): load the pushed model with TFMA's loader and the pipeline's EvalConfig, without zoo imported.
+_TFMA_WORKER = """
+import base64, json, sys
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from google.protobuf import json_format
+
+path, config, examples = sys.argv[1], sys.argv[2], [base64.b64decode(e) for e in json.loads(sys.argv[3])]
+shared = tfma.default_eval_shared_model(eval_saved_model_path=path,
+                                        eval_config=json_format.Parse(config, tfma.EvalConfig()))
+model = shared.model_loader.construct_fn()
+(scores,) = model.signatures["serving_default"](examples=tf.constant(examples)).values()
+print("RESULT " + json.dumps({"zoo_imported": "zoo" in sys.modules, "scores": scores.numpy()[:, 0].tolist()}))
+"""
+
+
+def test_tfma_loads_the_export_in_a_worker_process_without_zoo(zoo_model, contract_data):
+    from google.protobuf import json_format
+
+    from pipelines.config import EvaluationConfig
+    from pipelines.tasks import ranking_eval_config
+
+    _, path, expected = zoo_model
+    config = json_format.MessageToJson(ranking_eval_config(EvaluationConfig(), {"label": "binary"}))
+    examples = [base64.b64encode(e).decode() for e in contract_data["serialized"].numpy()[:5]]
+    done = subprocess.run([sys.executable, "-c", _TFMA_WORKER, str(path), config, json.dumps(examples)],
+                          capture_output=True, text=True, env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    assert not result["zoo_imported"]
+    assert result["scores"] == pytest.approx(expected[:5].tolist(), abs=1e-6)
+
+
 def test_exported_signatures_and_methods(zoo_model):
     handle, _, _ = zoo_model
     _, reply = _call(f"{handle.url}/v1/models/ctr/metadata")

@@ -37,8 +37,30 @@ MODELS = zoo.list_models(task="image_classification") + zoo.list_models(task="se
 BATCH, SIZE = 4, 32
 
 
+def _tiny_network(name: str) -> tuple[str, str]:
+    """What ``zoo.create(name, **TINY[name])`` builds: its class and its defaults with the overrides."""
+    card = zoo.get_card(name)
+    return card.model_class, json.dumps({**card.defaults, **TINY[name]}, sort_keys=True)
+
+
+# One model per distinct tiny network: densenet121/169/201 differ only in the block_config TINY replaces,
+# so the contract below runs once for the three (test_variants_with_one_tiny_network_build_the_same_model).
+TESTED_AS = {name: next(other for other in MODELS if _tiny_network(other) == _tiny_network(name)) for name in MODELS}
+CONTRACT = sorted(set(TESTED_AS.values()), key=MODELS.index)
+
+
 def test_every_vision_model_has_a_tiny_configuration():
     assert sorted(TINY) == sorted(MODELS)
+
+
+@pytest.mark.parametrize("name", [name for name, tested in TESTED_AS.items() if name != tested])
+def test_variants_with_one_tiny_network_build_the_same_model(name):
+    model, tested = zoo.create(name, **TINY[name]), zoo.create(TESTED_AS[name], **TINY[TESTED_AS[name]])
+    config, tested_config = model.get_config(), tested.get_config()
+    for each in (config, tested_config):
+        del each["name"]  # Keras names each instance apart
+    assert type(model) is type(tested) and config == tested_config
+    assert model.count_params() == tested.count_params()
 
 
 def _data(name, model):
@@ -52,7 +74,7 @@ def _data(name, model):
     return images, labels, BCEDiceLoss()
 
 
-@pytest.fixture(scope="module", params=MODELS)
+@pytest.fixture(scope="module", params=CONTRACT)
 def trained(request):
     """Each model, tiny, after one training step."""
     keras.utils.set_random_seed(0)

@@ -137,17 +137,18 @@ def _pipeline_run(args) -> int:
 
 def _pipeline_runs(args) -> int:
     from pipelines.runs import format_runs, list_runs
-    from pipelines.tasks import evaluated_labels, get_task
+    from pipelines.tasks import get_task
 
     config = _load(args)
     runs = list_runs(config.metadata_path, config.pipeline_name)
     if not runs:
         print(f"no runs of {config.pipeline_name} recorded in {config.metadata_path}", file=sys.stderr)
         return 1
-    from zoo.schema import label_names, load_schema, schema_features
+    from zoo.schema import load_schema, schema_features
 
-    labels = evaluated_labels(config.trained_models()[0][1], label_names(schema_features(load_schema(config.schema))))
-    header, *rows = format_runs(runs, get_task(config.task).headline(labels))
+    task = get_task(config.task)
+    header, *rows = format_runs(runs, task.headline(task.heads(config.trained_models()[0][1],
+                                                               schema_features(load_schema(config.schema)))))
     _print_table(header, rows)
     return 0
 

@@ -4,7 +4,8 @@ The schema is the single source of truth for features. Standard TFMD fields deci
 (BYTES or categorical INT -> categorical, FLOAT or plain INT -> numeric, several values ->
 sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
 
-- ``zoo.role=label`` marks the label (several, in order, for a multi-task schema: one per head);
+- ``zoo.role=label`` marks the label (several, in order, for a multi-task schema: one per head).
+  An INT label with ``int_domain { min: 0 max: 1 }`` is binary; any other label is a regression target.
   ``zoo.role=passthrough`` keeps a column out of the model.
 - ``zoo.max_len=N`` makes a sequence feature of N ids (padded/truncated); every sequence needs it.
 - ``zoo.delimiter=|`` splits one string value into a sequence (e.g. MovieLens genres).
@@ -26,6 +27,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH = "categorical", "numeric", "sequence", "label", "passthrough"
+BINARY, REGRESSION = "binary", "regression"  # what a label is a target of
 _TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim", "shares", "qr_collisions"}
 
 
@@ -47,6 +49,7 @@ class SchemaFeature:
     embedding_dim: int | None = None
     shares: str | None = None
     qr_collisions: int | None = None
+    label_type: str | None = None  # a label's: BINARY or REGRESSION
 
     @property
     def hashed(self) -> bool:
@@ -88,6 +91,11 @@ def schema_features(schema: schema_pb2.Schema) -> list[SchemaFeature]:
 def label_names(features: Iterable[SchemaFeature]) -> list[str]:
     """The labels in schema order: one for most tasks, one per head for multi-task models."""
     return [f.name for f in features if f.kind == LABEL]
+
+
+def label_types(features: Iterable[SchemaFeature]) -> dict[str, str]:
+    """Each label's type (``BINARY`` or ``REGRESSION``), in schema order."""
+    return {f.name: f.label_type for f in features if f.kind == LABEL}
 
 
 def label_name(features: Iterable[SchemaFeature]) -> str | None:
@@ -153,4 +161,11 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         embedding_dim=_positive_int(feature.name, "embedding_dim", tags.get("embedding_dim")),
         shares=tags.get("shares"),
         qr_collisions=_positive_int(feature.name, "qr_collisions", tags.get("qr_collisions")),
+        label_type=None if kind != LABEL else BINARY if _is_binary(feature) else REGRESSION,
     )
+
+
+def _is_binary(feature: schema_pb2.Feature) -> bool:
+    domain = feature.int_domain
+    return (feature.type == schema_pb2.INT and feature.HasField("int_domain") and domain.HasField("min")
+            and domain.HasField("max") and (domain.min, domain.max) == (0, 1))

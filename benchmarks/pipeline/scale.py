@@ -7,6 +7,7 @@ process plus its Beam worker processes while each component ran (sampled every 0
 a fresh process and a fresh pipeline root, so nothing is cached and earlier runs leave no memory behind.
 
     .venv/bin/python -m benchmarks.pipeline.scale [--rows 100000 1000000] [--workers 1 2] [--output_dir DIR]
+        [--transform_statistics]
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class _MemoryByComponent(periodic.every):
             self.peak[name] = max(self.peak.get(name, 0), rss)
 
 
-def run_once(rows: int, workers: int, output_dir: str) -> dict:
+def run_once(rows: int, workers: int, output_dir: str, transform_statistics: bool = False) -> dict:
     """One pipeline run in this process; returns its measurements."""
     from pipelines.config import load_config
     from pipelines.run import run_pipeline
@@ -93,11 +94,12 @@ def run_once(rows: int, workers: int, output_dir: str) -> dict:
         training=dataclasses.replace(config.training, train_steps=train_steps, eval_steps=eval_steps,
                                      batch_size=BATCH_SIZE),
         beam_pipeline_args=DIRECT_RUNNER_ARGS[workers],
+        transform_statistics=transform_statistics,
     )
     load_before = os.getloadavg()
     with _MemoryByComponent() as memory:
         summary = run_pipeline(config, echo=memory.echo)
-    return {"rows": rows, "workers": workers, "train_steps": train_steps, "total_seconds": summary.total_seconds,
+    return {"rows": rows, "workers": workers, "transform_statistics": transform_statistics, "train_steps": train_steps, "total_seconds": summary.total_seconds,
             "component_seconds": summary.component_seconds, "peak_rss_bytes": memory.peak,
             "overall_peak_rss_bytes": memory.overall, "metrics": summary.metrics,
             "load_average_before_after": [list(load_before), list(os.getloadavg())]}
@@ -108,20 +110,34 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], choices=sorted(DIRECT_RUNNER_ARGS))
     parser.add_argument("--output_dir", default=None, help="default: a fresh temporary directory per run")
+    parser.add_argument("--transform_statistics", action="store_true",
+                        help="Transform also computes its TFDV statistics (the config's transform_statistics)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # a child run: prints JSON
     args = parser.parse_args()
     if args.one:
-        print("RESULT " + json.dumps(run_once(args.rows[0], args.workers[0], args.output_dir)), flush=True)
+        print("RESULT " + json.dumps(run_once(args.rows[0], args.workers[0], args.output_dir, args.transform_statistics)),
+              flush=True)
         return
     runs = []
     for rows in args.rows:
         for workers in args.workers:
             output_dir = tempfile.mkdtemp(prefix=f"zoo-scale-{rows}-{workers}-", dir=args.output_dir)
             started = time.monotonic()
-            run = _run_child(rows, workers, output_dir)
+            run = _run_child(rows, workers, output_dir, args.transform_statistics)
             run["process_seconds"] = time.monotonic() - started  # with imports and data generation
             runs.append(run)
             _save(runs, args)
+
+
+def _setting(run: dict) -> tuple[int, bool]:
+    """What a run measured besides its size: Beam workers, and whether Transform computed statistics
+    (runs saved before the option existed did)."""
+    return run["workers"], run.get("transform_statistics", True)
+
+
+def _describe(setting: tuple[int, bool]) -> str:
+    workers, statistics = setting
+    return f"{workers} worker" + ("s" if workers > 1 else "") + (", Transform statistics" if statistics else "")
 
 
 def _growth_notes(runs: list[dict]) -> list[str]:
@@ -130,28 +146,30 @@ def _growth_notes(runs: list[dict]) -> list[str]:
     import math
 
     notes = []
-    for workers in sorted({run["workers"] for run in runs}):
-        mine = sorted((r for r in runs if r["workers"] == workers), key=lambda r: r["rows"])
+    for setting in sorted({_setting(run) for run in runs}):
+        mine = sorted((r for r in runs if _setting(r) == setting), key=lambda r: r["rows"])
         small, large = mine[0], mine[-1]
         if small is large:
             per_row = small["total_seconds"] / small["rows"]
-            notes.append(f"{workers} worker(s): only {small['rows']:,} rows measured; a LINEAR EXTRAPOLATION (not a "
+            notes.append(f"{_describe(setting)}: only {small['rows']:,} rows measured; a LINEAR EXTRAPOLATION (not a "
                          f"measurement) of its pipeline time gives {per_row * 1e6 / 60:.0f} min at 1M rows and "
-                         f"{per_row * 5e6 / 3600:.1f} h at 5M rows under the same load (high: fixed start-up costs scale too)")
+                         f"{per_row * 5e6 / 3600:.1f} h at 5M rows (high: fixed start-up costs scale too)")
             continue
         exponents = ", ".join(
             f"{name} {math.log(large['component_seconds'][name] / small['component_seconds'][name]) / math.log(large['rows'] / small['rows']):.2f}"
             for name in small["component_seconds"] if small["component_seconds"][name] >= 1.0
         )
-        notes.append(f"{workers} worker(s), growth exponent k (seconds ~ rows^k) from {small['rows']:,} to "
+        notes.append(f"{_describe(setting)}, growth exponent k (seconds ~ rows^k) from {small['rows']:,} to "
                      f"{large['rows']:,} rows: {exponents}")
     return notes
 
 
-def _run_child(rows: int, workers: int, output_dir: str) -> dict:
+def _run_child(rows: int, workers: int, output_dir: str, transform_statistics: bool) -> dict:
     """One run in a fresh process; its progress lines pass through as they come."""
     command = [sys.executable, "-m", "benchmarks.pipeline.scale", "--one", "--rows", str(rows),
                "--workers", str(workers), "--output_dir", output_dir]
+    if transform_statistics:
+        command.append("--transform_statistics")
     result = None
     with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True) as child:
         for line in child.stdout:
@@ -169,15 +187,15 @@ def _save(runs: list[dict], args) -> None:
     one invocation at a time."""
     from benchmarks.report import RESULTS, save
 
-    measured = {(run["rows"], run["workers"]) for run in runs}
+    measured = {(run["rows"], *_setting(run)) for run in runs}
     earlier = RESULTS / "pipeline_scale.json"
     if earlier.exists():
-        runs = [r for r in json.loads(earlier.read_text())["runs"] if (r["rows"], r["workers"]) not in measured] + runs
-    runs.sort(key=lambda run: (run["rows"], run["workers"]))
+        runs = [r for r in json.loads(earlier.read_text())["runs"] if (r["rows"], *_setting(r)) not in measured] + runs
+    runs.sort(key=lambda run: (run["rows"], *_setting(run)))
     components = list(runs[0]["component_seconds"])
     table = [["rows", "DirectRunner", "component", "seconds", "rows/s", "peak RSS (GiB)"]]
     for run in runs:
-        mode = f"{run['workers']} worker" + ("s" if run["workers"] > 1 else "")
+        mode = _describe(_setting(run))
         for name in components:
             seconds = run["component_seconds"][name]
             table.append([f"{run['rows']:,}", mode, name, f"{seconds:.1f}", f"{run['rows'] / seconds:,.0f}",
@@ -185,6 +203,8 @@ def _save(runs: list[dict], args) -> None:
         table.append([f"{run['rows']:,}", mode, "**pipeline total** (with data generation)",
                       f"{run['total_seconds']:.1f}", f"{run['rows'] / run['total_seconds']:,.0f}",
                       f"{run['overall_peak_rss_bytes'] / 2**30:.2f}"])
+    loads = ", ".join(f"{run['rows']:,} rows {_describe(_setting(run))}: {run['load_average_before_after'][0][0]:.1f}"
+                      f" -> {run['load_average_before_after'][1][0]:.1f}" for run in runs)
     save("pipeline_scale", {
         "title": "Pipeline scale: Criteo-shaped rows through every component, DirectRunner 1 vs 2 workers",
         "command": ".venv/bin/python -m benchmarks.pipeline.scale --rows "
@@ -196,8 +216,9 @@ def _save(runs: list[dict], args) -> None:
             "1 worker: --direct_running_mode=in_memory; 2 workers: --direct_running_mode=multi_processing "
             "--direct_num_workers=2 (every Beam job: ExampleGen, StatisticsGen, Transform, Evaluator)",
             "peak RSS: the pipeline process plus its Beam worker processes, sampled every 0.5 s while the component ran",
-            "the 2 CPU cores were shared with other engineers' tests during these runs (see the load average), "
-            "so absolute times are pessimistic and noisy",
+            "Transform statistics off in these runs (the benchmark's default; --transform_statistics turns them "
+            "on, and a row says so when they were)",
+            f"1-minute load average at the start and end of each run (2 cores; this run's own work included): {loads}",
             *_growth_notes(runs),
         ],
         "table": table,

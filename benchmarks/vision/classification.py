@@ -81,7 +81,7 @@ def main() -> None:
     notes = [f"throughput: 224x224x3, 1000 classes, batch {args.batch}, median of {args.repeats} predict calls "
              "after a warm-up, float32 on CPU; ratio = images/s / tf.keras.applications.DenseNet121's images/s "
              "in the same process (target >= 1.0 for the DenseNet variants that mirror it)",
-             "CPU run on a 2-core machine shared with other jobs (see the load average): timings are noisy"]
+             "CPU run on the 2-core machine, nothing else running (the load average is under machine)"]
     table = [["model", "params", "224x224 images/s", "ratio to keras DenseNet121", "digits accuracy",
               "digits train s"]]
     trained = {row["model"]: row for row in training}

@@ -107,8 +107,8 @@ def main() -> None:
                   f"batch {args.batch_size}, Adam 1e-3, BCE + Dice, random flips; seeds {args.seeds}",
                   "pruned rows reuse the deep-supervision model's weights (no retraining); their train time is "
                   "that model's",
-                  "CPU run on a 2-core machine shared with other jobs (see the load average): timings are noisy "
-                  "and relative only; mean ± standard deviation over seeds"],
+                  "CPU run on the 2-core machine, nothing else running (the load average is under machine); "
+                  "mean ± standard deviation over seeds"],
         "table": table, "runs": runs,
     })
 

@@ -24,6 +24,13 @@ def _input_specs(model, names) -> dict:
     return specs
 
 
+def best_of(scores, candidate_ids, k: int) -> dict:
+    """The ``k`` best of ``scores [batch, n]`` (scores of the corpus items ``candidate_ids [n]``), best
+    first: ``{"ids": [batch, k], "scores": [batch, k]}``, what a top-K ``serving_default`` returns."""
+    best = tf.math.top_k(scores, k=k)
+    return {"ids": tf.gather(candidate_ids, best.indices), "scores": best.values}
+
+
 class RetrievalModule(tf.Module):
     """The model's towers plus a brute-force index over its corpus (``model.set_corpus``)."""
 
@@ -40,9 +47,8 @@ class RetrievalModule(tf.Module):
         return self.model.encoder.embed_query(features, training=False)
 
     def top_k(self, features):
-        scores = tf.matmul(self.embed_query(features), self.candidate_embeddings, transpose_b=True)
-        best = tf.math.top_k(scores, k=self.k)
-        return {"ids": tf.gather(self.candidate_ids, best.indices), "scores": best.values}
+        return best_of(tf.matmul(self.embed_query(features), self.candidate_embeddings, transpose_b=True),
+                       self.candidate_ids, self.k)
 
     def signatures(self) -> dict:
         encoder = self.model.encoder
