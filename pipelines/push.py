@@ -27,16 +27,22 @@ from tfx.utils import io_utils, path_utils, proto_utils
 STAGING_PREFIX = ".staging-"  # not a number, so TF Serving and `zoo serve` never load it
 
 
-def read_raw_examples(examples: Examples, split: str, count: int) -> list:
-    """The first ``count`` serialized tf.Examples of ``split`` (ExampleGen writes gzipped TFRecords)."""
+def read_split(split_uri: str, count: int = -1) -> list[bytes]:
+    """The first ``count`` (-1: all) serialized tf.Examples of an ExampleGen split directory
+    (``.../Split-eval``; ExampleGen writes gzipped TFRecords)."""
     from zoo.backend import tf
 
-    files = sorted(fileio.glob(os.path.join(artifact_utils.get_split_uri([examples], split), "*")))
+    files = sorted(fileio.glob(os.path.join(split_uri, "*")))
     if not files:
-        raise ValueError(f"no examples in split {split!r} of {examples.uri}")
+        raise ValueError(f"no examples in {split_uri}")
     compression = "GZIP" if files[0].endswith(".gz") else ""
     records = tf.data.TFRecordDataset(files, compression_type=compression).take(count)
     return [record.numpy() for record in records]
+
+
+def read_raw_examples(examples: Examples, split: str, count: int) -> list[bytes]:
+    """The first ``count`` serialized tf.Examples of ``split`` of an Examples artifact."""
+    return read_split(artifact_utils.get_split_uri([examples], split), count)
 
 
 @component

@@ -84,12 +84,11 @@ def test_one_transform_feeds_a_trainer_and_pusher_per_model(summary, config):
 
 
 def _examples(config, split: str) -> list:
+    from pipelines.push import read_split
     from zoo.backend import tf
 
-    files = sorted(pathlib.Path(config.pipeline_root, "HistoryExampleGen", "examples").glob(f"*/Split-{split}/*"))
-    assert files, split
-    return [tf.train.Example.FromString(record.numpy())
-            for record in tf.data.TFRecordDataset([str(f) for f in files], compression_type="GZIP")]
+    (split_dir,) = pathlib.Path(config.pipeline_root, "HistoryExampleGen", "examples").glob(f"*/Split-{split}")
+    return [tf.train.Example.FromString(record) for record in read_split(str(split_dir))]
 
 
 def _ints(example, name: str) -> list[int]:

@@ -90,7 +90,7 @@ def schema_features(schema: schema_pb2.Schema) -> list[SchemaFeature]:
 
 def label_names(features: Iterable[SchemaFeature]) -> list[str]:
     """The labels in schema order: one for most tasks, one per head for multi-task models."""
-    return [f.name for f in features if f.kind == LABEL]
+    return list(label_types(features))
 
 
 def label_types(features: Iterable[SchemaFeature]) -> dict[str, str]:
