@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import yaml
 
 DATA_SOURCES = ("movielens", "movielens_history", "synthetic", "csv", "tfrecord", "parquet", "adult",
-                "criteo_synthetic")
+                "criteo_synthetic", "image_folder", "digits")
+IMAGE_SOURCES = ("image_folder", "digits")  # written as tf.Example TFRecords of encoded images (pipelines.images)
 FILE_SOURCES = ("csv", "tfrecord", "parquet")  # a directory of the user's files in that format (tf.Examples)
 SPLITS = ("hash", "time")
 RUNNERS = ("local", "beam", "kubeflow_v2")  # see pipelines/runners.py
@@ -31,7 +32,8 @@ class ConfigError(ValueError):
 class DataConfig:
     source: str = "movielens"  # one of DATA_SOURCES
     # movielens_history: MovieLens events; the pipeline builds each impression's history (HistoryExampleGen)
-    path: str | None = None  # movielens(_history), adult: a local copy; csv: a directory of CSV files
+    # movielens(_history), adult: a local copy; csv: a directory of CSV files; image_folder: <path>/<class>/<image>
+    path: str | None = None
     download: bool = True  # movielens, adult: fetch the official files when no copy is found
     fallback_to_synthetic: bool = True  # movielens, adult: when no copy can be found or fetched
     max_rows: int | None = None  # movielens: the first N ratings in time order; adult: the first N rows
@@ -59,6 +61,9 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     strategy: str = "default"  # one of STRATEGIES: the tf.distribute strategy the Trainer uses
+    # Image models: the batch norms' moving-average momentum (None: Keras' 0.99, which needs several hundred
+    # steps to settle; 0.9 for short runs; see zoo.layers.vision.set_batch_norm_momentum).
+    batch_norm_momentum: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +71,7 @@ class EvaluationConfig:
     enabled: bool = True  # false: no Evaluator, every trained model is pushed (model comparison runs)
     min_auc: float = 0.5  # the blessing threshold: the model is pushed only above it
     min_recall: float = 0.0  # the same for a retrieval model, on its recall@100 (pipelines.tasks.RETRIEVAL_KS)
+    min_accuracy: float = 0.0  # the same for an image classifier, on its accuracy
     # Resolve the latest blessed model as the baseline: a candidate whose AUC is more than
     # change_threshold below the baseline's is not blessed (the first run has no baseline).
     baseline: bool = False
@@ -165,12 +171,18 @@ def _check_values(config: PipelineConfig) -> None:
 
     if config.data.source not in DATA_SOURCES:
         raise ConfigError(f"data.source must be one of {DATA_SOURCES}, got {config.data.source!r}")
-    if config.data.source in FILE_SOURCES and not config.data.path:
+    if config.data.source in (*FILE_SOURCES, "image_folder") and not config.data.path:
         raise ConfigError(f"data.source {config.data.source!r} needs data.path, a directory of its files")
+    if config.data.source in IMAGE_SOURCES and config.task != "image_classification":
+        raise ConfigError(f"data.source {config.data.source!r} holds images, for task image_classification, "
+                          f"not {config.task!r}")
+    if config.task == "image_classification" and config.data.source not in (*IMAGE_SOURCES, "tfrecord"):
+        raise ConfigError(f"task image_classification reads images: data.source must be one of "
+                          f"{(*IMAGE_SOURCES, 'tfrecord')}, got {config.data.source!r}")
     if config.data.split not in SPLITS:
         raise ConfigError(f"data.split must be one of {SPLITS}, got {config.data.split!r}")
     if config.data.split == "time":
-        if config.data.source in ("adult", "criteo_synthetic"):
+        if config.data.source in ("adult", "criteo_synthetic", *IMAGE_SOURCES):
             raise ConfigError(f"data.split 'time' needs a time feature; data.source {config.data.source!r} has none")
         if config.data.source in FILE_SOURCES and not all(
                 pathlib.Path(config.data.path, split).is_dir() for split in ("train", "eval")):

@@ -8,7 +8,9 @@ Signatures (all apply the raw schema's parsing, Transform, then the model):
   single-valued optional feature is ``[batch]``, a multi-valued one ``[batch, n]``; in both, 0 (or
   ``""`` for strings) means "no value", as an absent feature in a tf.Example.
 - ``classify`` (method ``tensorflow/serving/classify``, input ``inputs``) when the model outputs one
-  probability per example (the ranking/CTR task): classes ``"0"``/``"1"`` with scores ``1 - p``/``p``.
+  probability per example (the ranking/CTR task): classes ``"0"``/``"1"`` with scores ``1 - p``/``p``;
+  for an image classifier (output ``probabilities``, one per class), classes ``"0"`` to ``"N-1"`` (the
+  label's class indices) with their probabilities.
 - ``regress`` (method ``tensorflow/serving/regress``, input ``inputs``, output ``outputs``) for the same
   models: ``p`` itself, as TF's canned binary classifiers also export it, for clients that want one
   score per example (ranking by CTR) through TF Serving's Regress API.
@@ -28,6 +30,8 @@ from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_
 
 from pipelines.transform import raw_serving_spec
 from zoo.backend import tf
+from zoo.layers.vision import PROBABILITIES
+from zoo.schema import BINARY, MULTICLASS, REGRESSION
 
 SERVING_INPUT = "examples"
 CLASSIFY_INPUT = "inputs"  # TF Serving's required input key for classify signatures
@@ -43,21 +47,25 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_BATCH = 8  # examples per warm-up request
 
 
-def _predict_raw_features(model, raw_features) -> dict:
-    """The model's outputs by name on raw features (Transform applied)."""
+def _predict_raw_features(model, raw_features, inputs: dict[str, str]) -> dict:
+    """The model's outputs by name on raw features (Transform applied); ``inputs`` renames transformed
+    features to the model's inputs of other names."""
     transformed = model.tft_layer(raw_features)
     input_names = [i.name.split(":")[0] for i in model.inputs]
-    outputs = model({name: transformed[name] for name in input_names})
+    outputs = model({name: transformed[inputs.get(name, name)] for name in input_names})
     return outputs if isinstance(outputs, dict) else {model.output_names[0]: outputs}
 
 
 def _heads(model) -> dict[str, str]:
-    """The outputs that are one score per example, by name: "binary" (a probability) or "regression"."""
+    """The outputs that score each example, by name: binary (a probability), regression, or multiclass
+    (a probability per class)."""
     tasks = getattr(model, "tasks", None)
     if tasks:  # a multi-task model: one head per task
         return {task["name"]: task["type"] for task in tasks}
     if model.outputs[0].shape[1:] == (1,):  # a ranking model: the click probability
-        return {model.output_names[0]: "binary"}
+        return {model.output_names[0]: BINARY}
+    if model.output_names == [PROBABILITIES] and model.outputs[0].shape.rank == 2:  # an image classifier
+        return {PROBABILITIES: MULTICLASS}
     return {}
 
 
@@ -87,8 +95,11 @@ def as_parsed(parse_spec, inputs):
     return parsed
 
 
-def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema) -> dict[str, Any]:
-    """The concrete signature functions for ``model``, by signature key."""
+def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema,
+                       inputs: dict[str, str] | None = None) -> dict[str, Any]:
+    """The concrete signature functions for ``model``, by signature key; ``inputs`` maps model inputs
+    to the transformed features they read where the names differ (an image model's ``image``)."""
+    inputs = dict(inputs or {})
     # Tracked on the model so that the Transform graph's assets are saved with it.
     model.tft_layer = tf_transform_output.transform_features_layer()
     parse_spec = raw_serving_spec(schema)
@@ -97,7 +108,7 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
     # the model (plus predict_raw's) however many such signatures there are.
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
     def predict_examples(examples):
-        return _predict_raw_features(model, tf.io.parse_example(examples, parse_spec))
+        return _predict_raw_features(model, tf.io.parse_example(examples, parse_spec), inputs)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=SERVING_INPUT)])
     def serve_examples(examples):
@@ -105,7 +116,7 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
 
     @tf.function(input_signature=[_raw_input_specs(schema, parse_spec)])
     def serve_raw(features):
-        return _predict_raw_features(model, as_parsed(parse_spec, features))
+        return _predict_raw_features(model, as_parsed(parse_spec, features), inputs)
 
     signatures = {
         "serving_default": serve_examples.get_concrete_function(),
@@ -114,18 +125,22 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
     heads = _heads(model)
     for head, kind in heads.items():
         suffix = "" if len(heads) == 1 else f"_{head}"
-        if kind == "binary":
-            signatures[CLASSIFY_SIGNATURE + suffix] = _classify_function(predict_examples, head).get_concrete_function()
-        signatures[REGRESS_SIGNATURE + suffix] = _regress_function(predict_examples, head).get_concrete_function()
+        if kind in (BINARY, MULTICLASS):
+            signatures[CLASSIFY_SIGNATURE + suffix] = _classify_function(predict_examples, head, kind
+                                                                         ).get_concrete_function()
+        if kind in (BINARY, REGRESSION):
+            signatures[REGRESS_SIGNATURE + suffix] = _regress_function(predict_examples, head).get_concrete_function()
     return signatures
 
 
-def _classify_function(predict_examples, head: str):
+def _classify_function(predict_examples, head: str, kind: str):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=CLASSIFY_INPUT)])
     def classify(inputs):
-        positive = tf.cast(predict_examples(inputs)[head], tf.float32)
-        classes = tf.tile(tf.constant([["0", "1"]]), [tf.shape(positive)[0], 1])
-        return {"classes": classes, "scores": tf.concat([1 - positive, positive], axis=1)}
+        scores = tf.cast(predict_examples(inputs)[head], tf.float32)
+        if kind == BINARY:  # the positive class' probability
+            scores = tf.concat([1 - scores, scores], axis=1)
+        names = tf.strings.as_string(tf.range(tf.shape(scores)[1]))
+        return {"classes": tf.tile(names[None], [tf.shape(scores)[0], 1]), "scores": scores}
 
     return classify
 
@@ -144,10 +159,10 @@ def serving_signature(model, tf_transform_output: tft.TFTransformOutput, schema)
 
 
 def export_serving_model(model, tf_transform_output: tft.TFTransformOutput, schema, export_dir: str, *,
-                         card=None, warmup_examples: Sequence[bytes] = ()) -> str:
+                         card=None, warmup_examples: Sequence[bytes] = (), inputs: dict[str, str] | None = None) -> str:
     """Saves ``model`` for TF Serving; ``card`` (a ``zoo.ModelCard``) and real serialized raw
-    ``warmup_examples`` go to ``assets.extra``."""
-    signatures = serving_signatures(model, tf_transform_output, schema)
+    ``warmup_examples`` go to ``assets.extra``; ``inputs`` as in ``serving_signatures``."""
+    signatures = serving_signatures(model, tf_transform_output, schema, inputs)
     # No per-layer traces: the serving signatures are the graph servers use, and Keras rebuilds the model
     # from its registered config (every zoo layer is get_config-complete), so tracing each layer's call
     # again would only cost time (about half of an export) and space.

@@ -10,7 +10,7 @@ import dataclasses
 import pathlib
 from typing import Callable
 
-from pipelines.config import FILE_SOURCES, PipelineConfig
+from pipelines.config import FILE_SOURCES, IMAGE_SOURCES, PipelineConfig
 
 Echo = Callable[[str], None]
 
@@ -34,6 +34,8 @@ def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInp
     if source in FILE_SOURCES:
         return PreparedInput(config.data.path, f"{source} files in {config.data.path}")
     csv_dir = pathlib.Path(config.output_dir) / "data"
+    if source in IMAGE_SOURCES:
+        return _prepare_images(config, csv_dir)
     if source == "criteo_synthetic":  # streamed in chunks: it may be millions of rows
         _write_if_changed(lambda out: criteo.write_synthetic_csv(out, rows, seed=seed), csv_dir)
         return PreparedInput(str(csv_dir), _synthetic_description("Criteo", rows, seed))
@@ -71,6 +73,23 @@ def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInp
                                            f"{config.data.time_feature} {cut} on")
     _write_if_changed(lambda out: write(frame, out), csv_dir)
     return PreparedInput(str(csv_dir), description)
+
+
+def _prepare_images(config: PipelineConfig, out_dir: pathlib.Path) -> PreparedInput:
+    """An image folder (the user's, or scikit-learn's digits written as one) as tf.Example TFRecords."""
+    import tempfile
+
+    from pipelines import images
+
+    if config.data.source == "image_folder":
+        _write_if_changed(lambda out: images.write_image_records(config.data.path, out), out_dir)
+        classes = images.image_folder_classes(config.data.path)
+        return PreparedInput(str(out_dir), f"the image folder {config.data.path}, labels 0-{len(classes) - 1}: "
+                                           + ", ".join(classes))
+    with tempfile.TemporaryDirectory() as folder:
+        _write_if_changed(lambda out: images.write_image_records(images.write_digits_folder(pathlib.Path(folder)), out),
+                          out_dir)
+    return PreparedInput(str(out_dir), "scikit-learn's handwritten digits (1,797 8x8 images, 10 classes)")
 
 
 def split_by_time(frame, time_feature: str, eval_share: float):

@@ -13,7 +13,7 @@ import os
 
 from tfx import v1 as tfx
 
-from pipelines.config import ModelConfig, PipelineConfig, history_length
+from pipelines.config import IMAGE_SOURCES, ModelConfig, PipelineConfig, history_length
 from pipelines.gates import AnomaliesGate
 from pipelines.push import ServingWarmup, atomic_pusher
 from pipelines.tasks import get_task
@@ -92,7 +92,10 @@ def create_pipeline(config: PipelineConfig, csv_dir: str, schema_text: str) -> t
         pipeline_name=config.pipeline_name,
         pipeline_root=config.pipeline_root,
         components=components,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),
+        # Kubeflow and Vertex keep their own metadata; a SQLite config would also make its directory here,
+        # a local "gs:" folder for a gs:// output_dir.
+        metadata_connection_config=None if config.runner == "kubeflow_v2"
+        else tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path),
         enable_cache=True,
         beam_pipeline_args=list(config.beam_pipeline_args),
     )
@@ -114,7 +117,7 @@ def example_gen_for(config: PipelineConfig, input_dir: str, features: list):
 
         patterns = [split.pattern for split in splits["input_config"].splits] if "input_config" in splits else None
         return history_example_gen(input_dir, history_length(features), patterns, **splits)
-    if config.data.source == "tfrecord":
+    if config.data.source in ("tfrecord", *IMAGE_SOURCES):  # zoo writes image folders as tf.Example TFRecords
         return tfx.components.ImportExampleGen(input_base=input_dir, **splits)
     if config.data.source == "parquet":
         from tfx.components.example_gen.component import FileBasedExampleGen
@@ -137,4 +140,5 @@ def trainer_config(config: PipelineConfig, model: ModelConfig) -> dict:
         "learning_rate": config.training.learning_rate,
         "seed": config.training.seed,
         "strategy": config.training.strategy,
+        "batch_norm_momentum": config.training.batch_norm_momentum,
     }

@@ -25,6 +25,7 @@ from tfx.utils import io_utils, path_utils, proto_utils
 
 # No `from __future__ import annotations` here: TFX reads the @component signature's real types.
 STAGING_PREFIX = ".staging-"  # not a number, so TF Serving and `zoo serve` never load it
+PUSHED_FROM = os.path.join("assets.extra", "zoo_pushed_from")  # in each version: the model it was copied from
 
 
 def read_split(split_uri: str, count: int = -1) -> list[bytes]:
@@ -71,17 +72,44 @@ class AtomicPusherExecutor(pusher_executor.Executor):
             exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], pusher_pb2.PushDestination())
         if destination.WhichOneof("destination") != "filesystem":
             raise NotImplementedError("AtomicPusher pushes to a file system destination only")
-        base = destination.filesystem.base_directory
-        version = str(int(time.time()))
-        serving_path = os.path.join(base, version)
-        if fileio.exists(serving_path):  # the same second: TFX's Pusher skips the copy too
-            logging.info("%s already exists, skipping the copy", serving_path)
-        else:
-            staging = stage(model_path, base, version)
-            fileio.rename(staging, serving_path)
-            logging.info("model written to serving path %s", serving_path)
+        serving_path, version = push_version(model_path, destination.filesystem.base_directory,
+                                             str(int(time.time())))
         io_utils.copy_dir(model_path, model_push.uri)  # the pushed model's archive, as TFX's Pusher keeps it
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
+
+
+def push_version(model_path: str, base: str, version: str) -> tuple[str, str]:
+    """Puts the SavedModel at ``model_path`` in place as ``<base>/<version>`` and returns that path and
+    version, unless the newest version there came from the same model: then that one is returned.
+
+    Each version records its source in ``assets.extra/zoo_pushed_from``. An unchanged re-run with a
+    baseline re-blesses the cached model (the resolver now gives it as its own baseline, so the Evaluator
+    re-runs); pushing a copy would only make servers reload the model they serve.
+    """
+    versions = sorted((name.rstrip("/") for name in fileio.listdir(base) if name.rstrip("/").isdigit()), key=int) \
+        if fileio.exists(base) else []
+    if versions and _pushed_from(os.path.join(base, versions[-1])) == model_path:
+        logging.info("version %s of %s is this model already; not pushing a copy", versions[-1], base)
+        return os.path.join(base, versions[-1]), versions[-1]
+    serving_path = os.path.join(base, version)
+    if fileio.exists(serving_path):  # the same second: TFX's Pusher skips the copy too
+        logging.info("%s already exists, skipping the copy", serving_path)
+        return serving_path, version
+    staging = stage(model_path, base, version)
+    fileio.makedirs(os.path.dirname(os.path.join(staging, PUSHED_FROM)))
+    with fileio.open(os.path.join(staging, PUSHED_FROM), "w") as stream:
+        stream.write(model_path)
+    fileio.rename(staging, serving_path)
+    logging.info("model written to serving path %s", serving_path)
+    return serving_path, version
+
+
+def _pushed_from(version_path: str) -> str | None:
+    path = os.path.join(version_path, PUSHED_FROM)
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path) as stream:
+        return stream.read()
 
 
 def stage(model_path: str, base: str, version: str) -> str:

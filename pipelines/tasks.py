@@ -175,6 +175,43 @@ def retrieval_heads(model: ModelConfig, features: list) -> dict[str, str]:
     return {candidate: CANDIDATE}
 
 
+def image_classification_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
+    """Accuracy (gated by ``min_accuracy``), top-5 accuracy, example count and the confusion matrix,
+    on raw examples with encoded images; the label is the class index."""
+    import tensorflow_model_analysis as tfma
+
+    (label,) = heads
+    metrics = [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(class_name="SparseCategoricalAccuracy", config='{"name": "accuracy"}',
+                          per_slice_thresholds=_gate(evaluation, evaluation.min_accuracy)),
+        tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy", config='{"name": "top_5_accuracy", "k": 5}'),
+        tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+    ]
+    return tfma.EvalConfig(
+        model_specs=[_model_spec(label_key=label)],
+        slicing_specs=_slicing_specs(evaluation),
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+    )
+
+
+def image_classification_heads(model: ModelConfig, features: list) -> dict[str, str]:
+    """An image classifier reads the schema's one image and predicts its first label, a class index
+    (INT with ``int_domain { min: 0 max: N-1 }``); the image shape and N come from the schema, not the
+    model's hyper-parameters."""
+    images = [f.name for f in features if f.kind == schema_lib.IMAGE]
+    labels = [f for f in features if f.kind == schema_lib.LABEL]
+    if len(images) != 1 or not labels or labels[0].num_classes is None:
+        raise ConfigError("an image classification schema needs one image feature (zoo.kind=image) and a label "
+                          f"with int_domain {{ min: 0 max: N-1 }}; it has images {images} and labels "
+                          f"{[f.name for f in labels]}")
+    fixed = sorted({"input_shape", "num_classes"} & set(model.hparams))
+    if fixed:
+        raise ConfigError(f"hparams {fixed} of {model.name!r} come from the schema (zoo.image_shape and the label's "
+                          "int_domain); remove them")
+    return {labels[0].name: schema_lib.MULTICLASS}
+
+
 def ranking_heads(model: ModelConfig, features: list) -> dict[str, str]:
     """A ranking model has one head, on the schema's first label, which must be binary: AUC gates it."""
     labels = schema_lib.label_types(features)
@@ -182,7 +219,7 @@ def ranking_heads(model: ModelConfig, features: list) -> dict[str, str]:
         raise ConfigError("the schema has no label (a feature tagged zoo.role=label)")
     label, kind = next(iter(labels.items()))
     if kind != schema_lib.BINARY:
-        raise ConfigError(f"label {label!r} is a regression target, but a ranking model predicts a probability; "
+        raise ConfigError(f"label {label!r} is a {kind} target, but a ranking model predicts a probability; "
                           "a binary label is INT with int_domain { min: 0 max: 1 } (or use a multi-task model "
                           "with a regression head)")
     return {label: kind}
@@ -213,7 +250,11 @@ MULTITASK = dataclasses.replace(RANKING, name="multitask", headline_metric="{lab
 RETRIEVAL = dataclasses.replace(RANKING, name="retrieval", run_fn="pipelines.retrieval.run_fn",
                                 headline_metric=f"recall@{max(RETRIEVAL_KS)}", heads=retrieval_heads,
                                 eval_config=retrieval_eval_config)
-TASKS = {task.name: task for task in (RANKING, MULTITASK, RETRIEVAL)}
+# Image classifiers on encoded images with a class-index label (pipelines.images).
+IMAGE_CLASSIFICATION = dataclasses.replace(RANKING, name="image_classification", run_fn="pipelines.images.run_fn",
+                                           headline_metric="accuracy", heads=image_classification_heads,
+                                           eval_config=image_classification_eval_config)
+TASKS = {task.name: task for task in (RANKING, MULTITASK, RETRIEVAL, IMAGE_CLASSIFICATION)}
 
 
 def model_heads(model_name: str, hparams: dict, labels: dict[str, str]) -> tuple[dict, dict[str, str]]:
@@ -233,6 +274,10 @@ def model_heads(model_name: str, hparams: dict, labels: dict[str, str]) -> tuple
     if unknown:
         raise ConfigError(f"tasks {unknown} of {model_name} are not labels of the schema, which has {list(labels)}")
     tasks = [{"type": labels[task["name"]], **task} for task in tasks]
+    classes = [task["name"] for task in tasks if task["type"] == schema_lib.MULTICLASS]
+    if classes:
+        raise ConfigError(f"tasks {classes} of {model_name} are class indices (int_domain 0 to N-1, N > 2), but a "
+                          "multi-task head is binary or regression; give them type: regression, or change the domain")
     misfit = [task["name"] for task in tasks if task["type"] == schema_lib.BINARY != labels[task["name"]]]
     if misfit:
         raise ConfigError(f"tasks {misfit} of {model_name} are binary, but their labels are regression targets "

@@ -63,10 +63,12 @@ class TrainingRun:
     def optimizer(self):
         return keras.optimizers.Adam(self.config["learning_rate"])
 
-    def fit(self, model, element: Callable[[dict], object], callbacks=()) -> None:
-        """Trains ``model`` for the Trainer's steps on ``element``-mapped batches, validating on eval."""
+    def fit(self, model, element: Callable[[dict], object], callbacks=(),
+            training_element: Callable[[dict], object] | None = None) -> None:
+        """Trains ``model`` for the Trainer's steps on ``element``-mapped batches (``training_element``'s
+        for the train split, where it differs: augmentation), validating on eval."""
         history = model.fit(
-            self.dataset(self.fn_args.train_files, True, element),
+            self.dataset(self.fn_args.train_files, True, training_element or element),
             steps_per_epoch=self.fn_args.train_steps,
             validation_data=self.dataset(self.fn_args.eval_files, False, element),
             validation_steps=self.fn_args.eval_steps,

@@ -9,6 +9,9 @@ For every schema feature (see ``zoo.schema`` for the tags):
 - numeric: missing values filled with the mean, then a z-score; with ``zoo.num_buckets`` also a
   quantile bucket id ``<name>_bucket`` (0 = missing).
 - label: float32. Passthrough features are dropped.
+- image: the encoded bytes decoded (PNG, JPEG, GIF, BMP) to ``zoo.image_shape`` channels, scaled to
+  [0, 1] and resized (bilinear) to its height and width: float32 ``[batch, H, W, C]``. Augmentation is
+  the Trainer's (``pipelines.images``), so serving and evaluation see the image as it is.
 - ``zoo.shares=OTHER``: encoded with OTHER's vocabulary (or hash buckets), so equal values get
   equal ids in both features.
 
@@ -45,7 +48,20 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]
             outputs[feature.name] = _sequence(feature, encoders[feature.name], x)
         elif feature.kind == schema_lib.NUMERIC:
             outputs.update(_numeric(feature, x))
+        elif feature.kind == schema_lib.IMAGE:
+            outputs[feature.name] = decode_images(_dense_column(x, ""), feature.image_shape)
     return outputs
+
+
+def decode_images(encoded, shape):
+    """``[batch]`` encoded images -> float32 ``[batch, height, width, channels]`` in [0, 1]."""
+    height, width, channels = shape
+
+    def decode(image):
+        pixels = tf.io.decode_image(image, channels=channels, dtype=tf.float32, expand_animations=False)
+        return tf.image.resize(pixels, [height, width])
+
+    return tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32))
 
 
 def feature_spec(schema, tf_transform_output: tft.TFTransformOutput) -> FeatureSpec:

@@ -129,6 +129,7 @@ LAYER_EXAMPLES = [
     layers.TemporalTargetAttention(),
     layers.SimHashAttention(num_hashes=4, hash_bits=2, seed=3),
     layers.NextItemEncoder(20, 5, embedding_dim=4, block="filter", num_blocks=1, dropout=0.0),
+    layers.RecomputedBottleneckInput(6, epsilon=1e-3),
 ]
 
 

@@ -14,7 +14,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("text, message", [
-    ("task: ranknig\n", "task 'ranknig' is not a task; pipelines support: \\['multitask', 'ranking', 'retrieval'\\]"),
+    ("task: ranknig\n", "task 'ranknig' is not a task; pipelines support: "
+                       "\\['image_classification', 'multitask', 'ranking', 'retrieval'\\]"),
     ("task: segmentation\n", "task 'segmentation' has no pipeline yet"),
     ("models: [{name: deepfm}, {name: dcm}]\n", "closest: dcn"),
     ("models: [{name: fm}, {name: fm}]\n", "distinct names"),
@@ -27,6 +28,10 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
     ("data: {source: parquet}\n", "needs data.path"),
     ("warmup_examples: -1\n", "warmup_examples must be 0 \\(none\\) or more"),
     ("data: {source: movielens_history}\n", "needs a schema with history features"),
+    ("data: {source: digits}\n", "data.source 'digits' holds images, for task image_classification, not 'ranking'"),
+    ("task: image_classification\nmodel: {name: densenet_bc_100}\n",
+     "task image_classification reads images: data.source must be one of .*, got 'movielens'"),
+    ("data: {source: image_folder}\n", "needs data.path"),
 ])
 def test_config_errors_are_specific(text, message, config_file):
     with pytest.raises(ConfigError, match=message):
@@ -139,6 +144,15 @@ def test_a_regression_label_is_not_trained_as_binary_nor_gates_by_auc(tmp_path, 
         load_config(_multitask_config(tmp_path, tasks, adult_regression_schema))
 
 
+def test_a_class_index_label_is_not_a_multitask_head(tmp_path):
+    schema = tmp_path / "s.pbtxt"
+    schema.write_text((REPO / "schemas" / "adult_multitask.pbtxt").read_text() +
+                      'feature { name: "digit" type: INT int_domain { min: 0 max: 9 } '
+                      'annotation { tag: "zoo.role=label" } }\n')
+    with pytest.raises(ConfigError, match=r"tasks \['digit'\] of mmoe are class indices"):
+        load_config(_multitask_config(tmp_path, "[{name: income_over_50k}, {name: digit}]", schema))
+
+
 def test_a_ranking_model_needs_a_binary_label(tmp_path):
     schema = tmp_path / "s.pbtxt"
     schema.write_text('feature { name: "x" type: FLOAT }\n'
@@ -249,3 +263,34 @@ def test_transform_computes_its_own_statistics_only_when_asked(config_file):
 
     assert disabled("") == 0
     assert disabled("transform_statistics: false\n") == 1
+
+
+def _image_config(tmp_path, hparams: str = "{}", schema: pathlib.Path = REPO / "schemas" / "digits_images.pbtxt"):
+    return _task_config(tmp_path, "image_classification", schema, "digits", "densenet_bc_100", hparams)
+
+
+def test_the_image_task_reads_tf_examples_decodes_in_transform_and_gates_on_accuracy(tmp_path):
+    config, pipeline = _pipeline(_image_config(tmp_path))
+    by_id = {c.id: c for c in pipeline.components}
+    assert "ImportExampleGen" in by_id  # zoo writes the image folder as tf.Example TFRecords
+    assert by_id["Transform"].exec_properties["preprocessing_fn"] == "pipelines.transform.preprocessing_fn"
+    assert by_id["Trainer"].exec_properties["run_fn"] == "pipelines.images.run_fn"
+    eval_config = json.loads(by_id["Evaluator"].exec_properties["eval_config"])
+    assert eval_config["model_specs"][0]["label_key"] == "label"
+    (spec,) = eval_config["metrics_specs"]
+    gated = {m["class_name"]: m["per_slice_thresholds"][0]["threshold"]["value_threshold"]["lower_bound"]
+             for m in spec["metrics"] if m.get("per_slice_thresholds")}
+    assert gated == {"SparseCategoricalAccuracy": config.evaluation.min_accuracy}
+    assert {m["class_name"] for m in spec["metrics"]} >= {"SparseTopKCategoricalAccuracy", "ExampleCount"}
+
+
+def test_the_image_shape_and_classes_come_from_the_schema(tmp_path):
+    with pytest.raises(ConfigError, match=r"hparams \['input_shape', 'num_classes'\] of 'densenet_bc_100' come "
+                                          "from the schema"):
+        load_config(_image_config(tmp_path, "{input_shape: [8, 8, 1], num_classes: 10}"))
+    schema = tmp_path / "no_image.pbtxt"
+    schema.write_text('feature { name: "pixels" type: BYTES }\n'
+                      'feature { name: "label" type: INT int_domain { min: 0 max: 9 } '
+                      'annotation { tag: "zoo.role=label" } }\n')
+    with pytest.raises(ConfigError, match=r"needs one image feature .* it has images \[\] and labels \['label'\]"):
+        load_config(_image_config(tmp_path, schema=schema))

@@ -1,7 +1,9 @@
 """The Pusher's atomic staging: a version appears in the serving directory whole or not at all."""
 from __future__ import annotations
 
+import itertools
 import pathlib
+import types
 
 import pytest
 from google.protobuf import json_format
@@ -15,7 +17,7 @@ def _artifacts(tmp_path: pathlib.Path, blessed: bool):
     model = standard_artifacts.Model()
     model.uri = str(tmp_path / "model")
     saved_model = tmp_path / "model" / "Format-Serving"
-    (saved_model / "variables").mkdir(parents=True)
+    (saved_model / "variables").mkdir(parents=True, exist_ok=True)
     (saved_model / "saved_model.pb").write_bytes(b"graph")
     (saved_model / "variables" / "variables.index").write_bytes(b"index")
     blessing = standard_artifacts.ModelBlessing()
@@ -51,11 +53,28 @@ def test_a_version_is_copied_whole_into_staging_then_renamed_and_leftovers_go(tm
     version = pushed.get_string_custom_property("pushed_version")
     (before, staged), = seen_at_rename
     assert before == [f"{push.STAGING_PREFIX}{version}"]  # the leftover was cleared; no version folder yet
-    assert staged == ["saved_model.pb", "variables", "variables/variables.index"]
+    assert staged == ["assets.extra", "assets.extra/zoo_pushed_from", "saved_model.pb", "variables",
+                      "variables/variables.index"]
     assert [p.name for p in base.iterdir()] == [version]
     assert (base / version / "saved_model.pb").read_bytes() == b"graph"
     assert pushed.get_string_custom_property("pushed_destination") == str(base / version)
     assert pushed.get_int_custom_property("pushed") == 1
+
+
+def test_the_model_being_served_is_not_pushed_again(tmp_path, monkeypatch):
+    """An unchanged re-run with a baseline blesses the cached model again; the Pusher then finds the newest
+    version came from that very model and leaves the serving directory alone."""
+    clock = itertools.count(1000, 1000)  # the version of each push, in seconds
+    monkeypatch.setattr(push, "time", types.SimpleNamespace(time=lambda: float(next(clock))))
+    base = tmp_path / "serving" / "m"
+    first = _push(tmp_path / "run1", base)
+    again = _push(tmp_path / "run1", base)
+    other = _push(tmp_path / "run2", base)
+    versions = [p.get_string_custom_property("pushed_version") for p in (first, again, other)]
+    # Each push reads the clock; the second one's 2000 goes unused.
+    assert versions == ["1000", "1000", "3000"] and sorted(p.name for p in base.iterdir()) == ["1000", "3000"]
+    assert again.get_int_custom_property("pushed") == 1
+    assert (base / "3000" / push.PUSHED_FROM).read_text() == str(tmp_path / "run2" / "model" / "Format-Serving")
 
 
 def test_an_unblessed_model_is_not_pushed(tmp_path):

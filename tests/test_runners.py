@@ -80,6 +80,7 @@ def test_make_runner_picks_the_orchestrator(tmp_path):
 
 def test_kubeflow_v2_spec_is_written_and_names_every_component(tmp_path, monkeypatch):
     monkeypatch.setenv(runners.KUBEFLOW_IMAGE_ENV, "europe-docker.pkg.dev/p/zoo/zoo:1")
+    monkeypatch.chdir(tmp_path)  # a gs:// path taken for a local one would show up here
     config = _config(tmp_path).replace(runner="kubeflow_v2", output_dir="gs://bucket/zoo",
                                        beam_pipeline_args=("--runner=DataflowRunner", "--region=europe-west1"))
     pipeline = create_pipeline(config, "gs://bucket/data", (REPO / "schemas" / "movielens_ctr.pbtxt").read_text())
@@ -94,6 +95,7 @@ def test_kubeflow_v2_spec_is_written_and_names_every_component(tmp_path, monkeyp
     assert {e["container"]["image"] for e in executors.values()} == {"europe-docker.pkg.dev/p/zoo/zoo:1"}
     assert executors["Transform_executor"]["container"]["args"][-2:] == ["--runner=DataflowRunner",
                                                                          "--region=europe-west1"]
+    assert not (tmp_path / "gs:").exists()
 
 
 def test_heartbeat_names_only_unfinished_components():

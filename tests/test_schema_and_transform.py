@@ -28,6 +28,14 @@ def test_schema_features_kinds_from_types_and_tags(contract_schema):
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.role=target" } }', "zoo.role must be"),
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.max_len=-3" } }', "positive integer"),
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=numeric" } }', "cannot be numeric"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=image" } }', "an image is one BYTES value"),
+    ('feature { name: "s" type: INT annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=8x8x1" } }',
+     "an image is one BYTES value"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.image_shape=8x8x1" } }', "only images take"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=8x8x2" } }',
+     "HxWxC with C 1, 3 or 4"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=8x8" } }',
+     "HxWxC with C 1, 3 or 4"),
 ])
 def test_schema_errors_name_the_feature_and_the_problem(text, message):
     with pytest.raises(SchemaError, match=message):
@@ -45,8 +53,8 @@ def test_a_multi_task_schema_lists_its_labels_in_order_and_serving_parses_none()
     assert set(raw_serving_spec(schema)) == {"x"}
 
 
-def test_a_label_is_binary_when_its_domain_is_0_to_1_and_otherwise_a_regression_target():
-    from zoo.schema import BINARY, REGRESSION, label_types
+def test_a_label_is_a_class_index_when_its_domain_is_0_to_n_minus_1_and_otherwise_a_regression_target():
+    from zoo.schema import BINARY, MULTICLASS, REGRESSION, label_types
 
     labelled = 'annotation { tag: "zoo.role=label" } }'
     schema = parse_schema(f'feature {{ name: "clicked" type: INT int_domain {{ min: 0 max: 1 }} {labelled}'
@@ -54,10 +62,38 @@ def test_a_label_is_binary_when_its_domain_is_0_to_1_and_otherwise_a_regression_
                           f'feature {{ name: "count" type: INT int_domain {{ min: 0 }} {labelled}'
                           f'feature {{ name: "rating" type: FLOAT float_domain {{ min: 0 max: 1 }} {labelled}'
                           f'feature {{ name: "plain" type: INT {labelled}'
+                          f'feature {{ name: "digit" type: INT int_domain {{ min: 0 max: 9 }} {labelled}'
                           'feature { name: "x" type: INT int_domain { min: 0 max: 1 } }')
     assert label_types(schema_features(schema)) == {
-        "clicked": BINARY, "grade": REGRESSION, "count": REGRESSION, "rating": REGRESSION, "plain": REGRESSION}
+        "clicked": BINARY, "grade": REGRESSION, "count": REGRESSION, "rating": REGRESSION, "plain": REGRESSION,
+        "digit": MULTICLASS}
+    assert [f.num_classes for f in schema_features(schema)] == [2, None, None, None, None, 10, None]
     assert schema_features(schema)[-1].label_type is None
+
+
+def test_an_image_feature_and_a_class_index_label():
+    schema = parse_schema('feature { name: "photo" type: BYTES '
+                          'annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=24x32x3" } }'
+                          'feature { name: "label" type: INT int_domain { min: 0 max: 9 } '
+                          'annotation { tag: "zoo.role=label" } }'
+                          'feature { name: "score" type: INT int_domain { min: 1 max: 5 } '
+                          'annotation { tag: "zoo.role=label" } }')
+    photo, label, score = schema_features(schema)
+    assert (photo.kind, photo.image_shape) == ("image", (24, 32, 3))
+    assert (label.num_classes, label.label_type) == (10, "multiclass") and score.num_classes is None
+
+
+def test_images_decode_to_the_schema_shape_in_0_to_1_resized_bilinearly():
+    from pipelines.transform import decode_images
+
+    # A 1x2 grey PNG, black then white; resized to 1x4 with half-pixel centers, the new pixels sit at
+    # x = -0.25, 0.25, 0.75, 1.25 of the old grid (clamped at the edges): 0, 0.25, 0.75, 1.
+    png = tf.io.encode_png(tf.constant([[[0], [255]]], tf.uint8))
+    grey = decode_images(tf.stack([png, png]), (1, 4, 1)).numpy()
+    assert grey.shape == (2, 1, 4, 1) and grey.dtype == np.float32
+    np.testing.assert_allclose(grey[0, 0, :, 0], [0.0, 0.25, 0.75, 1.0], atol=1e-6)
+    rgb = decode_images(tf.stack([png]), (1, 2, 3)).numpy()  # grey to three equal channels
+    np.testing.assert_allclose(rgb[0, 0], [[0.0] * 3, [1.0] * 3], atol=1e-6)
 
 
 def test_every_shipped_schema_traces_its_transform_in_one_process():
@@ -79,9 +115,12 @@ def test_every_shipped_schema_traces_its_transform_in_one_process():
         schema = load_schema(path)
         config = {SCHEMA_KEY: text_format.MessageToString(schema)}
         specs = impl_helper.get_type_specs_from_feature_specs(schema_utils.schema_as_feature_spec(schema).feature_spec)
-        columns = inspect_preprocessing_fn.get_analyze_input_columns(
-            lambda inputs, config=config: preprocessing_fn(inputs, config), specs)
-        assert columns, path.name
+        def transform(inputs, config=config):
+            return preprocessing_fn(inputs, config)
+
+        analyzed = inspect_preprocessing_fn.get_analyze_input_columns(transform, specs)
+        used = inspect_preprocessing_fn.get_transform_input_columns(transform, specs)
+        assert used and set(analyzed) <= set(used), path.name  # an image schema has nothing to analyze
 
 
 def test_feature_spec_sizes_reserve_missing_and_oov_ids(contract_schema, contract_data):

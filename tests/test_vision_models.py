@@ -172,3 +172,83 @@ def test_densenet_bc_100_is_the_papers_08m_cifar_network():
     assert model.output_shape == (None, 10)
     assert round(model.count_params() / 1e6, 1) == 0.8  # Table 2 of the paper: 0.8M
     assert model.get_layer("final_relu").output.shape[1:3] == (8, 8)  # 32 -> 8 after two transitions
+
+
+def test_batch_norm_momentum_sets_every_moving_average_update():
+    from zoo.layers.vision import set_batch_norm_momentum
+
+    inputs = keras.Input((2,))
+    inner = keras.Sequential([keras.layers.BatchNormalization(name="inner_bn")])
+    model = keras.Model(inputs, inner(keras.layers.BatchNormalization(name="outer_bn")(inputs)))
+    assert set_batch_norm_momentum(model, 0.9) == 2
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
+    x = np.array([[1.0, 4.0], [3.0, 8.0]], np.float32)
+    model.fit(x, np.zeros_like(x), batch_size=2, epochs=1, verbose=0)
+    # moving = 0.9 * initial + 0.1 * batch statistic; means start at 0, variances at 1, and Keras updates
+    # with the biased batch variance: columns [1, 3] and [4, 8] have means 2 and 6, variances 1 and 4.
+    outer = model.get_layer("outer_bn")
+    np.testing.assert_allclose(outer.moving_mean.numpy(), [0.2, 0.6], rtol=1e-5)
+    np.testing.assert_allclose(outer.moving_variance.numpy(), [0.9 + 0.1 * 1.0, 0.9 + 0.1 * 4.0], rtol=1e-5)
+    # The inner layer sees the outer one's training-mode output, x / sqrt(1 + epsilon) standardized: mean 0,
+    # variance var / (var + 0.001).
+    inner_variance = [0.9 + 0.1 * v / (v + 1e-3) for v in (1.0, 4.0)]
+    np.testing.assert_allclose(inner.layers[0].moving_mean.numpy(), [0.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(inner.layers[0].moving_variance.numpy(), inner_variance, rtol=1e-5)
+
+
+def _plain_names(model) -> dict[str, list]:
+    """Each layer's weights under its name in the plain DenseNet: a ``RecomputedBottleneckInput`` named
+    ``<layer>_a`` holds what the plain model's ``<layer>_a_bn`` and ``<layer>_a_conv`` hold."""
+    named = {}
+    for layer in model.layers:
+        if isinstance(layer, zoo.layers.RecomputedBottleneckInput):
+            named[f"{layer.name}_bn"], named[f"{layer.name}_conv"] = layer.norm.weights, layer.conv.weights
+        elif layer.weights:
+            named[layer.name] = layer.weights
+    return named
+
+
+def test_memory_efficient_densenet_computes_the_same_function_gradients_and_statistics():
+    """The recomputed concatenation/batch norm changes what is stored, not what is computed: same
+    parameters, outputs, gradients and moving statistics after a training step (to float tolerance)."""
+    hparams = dict(block_config=(3, 2), growth_rate=4, init_features=8, stem="cifar", input_shape=(8, 8, 3),
+                   num_classes=5)
+    plain = zoo.create("densenet_bc_100", **hparams)
+    efficient = zoo.create("densenet_bc_100", memory_efficient=True, **hparams)
+    assert efficient.count_params() == plain.count_params()
+    assert sum(isinstance(layer, zoo.layers.RecomputedBottleneckInput) for layer in efficient.layers) == 5
+    plain_weights, efficient_weights = _plain_names(plain), _plain_names(efficient)
+    assert plain_weights.keys() == efficient_weights.keys()
+    for name, weights in efficient_weights.items():
+        for target, source in zip(weights, plain_weights[name]):
+            target.assign(source)
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((6, 8, 8, 3), dtype=np.float32), rng.integers(0, 5, 6)
+    np.testing.assert_allclose(efficient(images, training=False), plain(images, training=False), atol=1e-5)
+    gradients = []
+    for model, named in ((plain, plain_weights), (efficient, efficient_weights)):
+        trainable = {f"{name}/{i}": w for name, weights in named.items() for i, w in enumerate(weights) if w.trainable}
+        with tf.GradientTape() as tape:
+            loss = keras.losses.sparse_categorical_crossentropy(labels, model(images, training=True))
+        gradients.append(tape.gradient(loss, trainable))
+    assert gradients[0].keys() == gradients[1].keys()
+    for name, expected in gradients[0].items():
+        np.testing.assert_allclose(gradients[1][name], expected, atol=1e-5, err_msg=name)
+    layer = efficient.get_layer("block1_layer3_a")  # its moving statistics took one step, like the plain one's
+    np.testing.assert_allclose(layer.norm.moving_mean, plain.get_layer("block1_layer3_a_bn").moving_mean, atol=1e-5)
+    np.testing.assert_allclose(layer.norm.moving_variance, plain.get_layer("block1_layer3_a_bn").moving_variance,
+                               atol=1e-5)
+    assert not np.allclose(layer.norm.moving_mean, 0.0)
+
+
+def test_memory_efficient_densenet_round_trips_and_trains_in_fit(tmp_path):
+    model = zoo.create("densenet_bc_100", block_config=(2,), growth_rate=4, init_features=8, input_shape=(8, 8, 1),
+                       num_classes=3, memory_efficient=True)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(1).random((4, 8, 8, 1), dtype=np.float32)
+    history = model.fit(images, np.array([0, 1, 2, 0]), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.get_config()["memory_efficient"] is True
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6)

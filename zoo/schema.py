@@ -5,7 +5,8 @@ The schema is the single source of truth for features. Standard TFMD fields deci
 sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
 
 - ``zoo.role=label`` marks the label (several, in order, for a multi-task schema: one per head).
-  An INT label with ``int_domain { min: 0 max: 1 }`` is binary; any other label is a regression target.
+  An INT label with ``int_domain { min: 0 max: N-1 }`` is a class index: binary for N = 2, multiclass
+  above; any other label (FLOAT, or INT with another domain) is a regression target.
   ``zoo.role=passthrough`` keeps a column out of the model.
 - ``zoo.max_len=N`` makes a sequence feature of N ids (padded/truncated); every sequence needs it.
 - ``zoo.delimiter=|`` splits one string value into a sequence (e.g. MovieLens genres).
@@ -16,6 +17,8 @@ sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
   embeds it with OTHER's table (e.g. a history of movie ids sharing ``movie_id``'s table).
 - ``zoo.qr_collisions=M`` embeds the feature compositionally (quotient-remainder trick): two
   tables of ``ceil(V/M)`` and ``M`` rows instead of one of ``V`` rows.
+- ``zoo.kind=image`` with ``zoo.image_shape=HxWxC`` on a BYTES feature: an encoded PNG, JPEG, GIF or BMP
+  image, which Transform decodes to float32 ``[H, W, C]`` in [0, 1] (an image model's ``image`` input).
 """
 from __future__ import annotations
 
@@ -27,8 +30,10 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH = "categorical", "numeric", "sequence", "label", "passthrough"
-BINARY, REGRESSION = "binary", "regression"  # what a label is a target of
-_TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim", "shares", "qr_collisions"}
+IMAGE = "image"
+BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"  # what a label is a target of
+_TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim", "shares", "qr_collisions",
+             "image_shape"}
 
 
 class SchemaError(ValueError):
@@ -49,7 +54,9 @@ class SchemaFeature:
     embedding_dim: int | None = None
     shares: str | None = None
     qr_collisions: int | None = None
-    label_type: str | None = None  # a label's: BINARY or REGRESSION
+    label_type: str | None = None  # a label's: BINARY, MULTICLASS or REGRESSION
+    num_classes: int | None = None  # a class index label's (INT, int_domain {min: 0, max: N-1}): N
+    image_shape: tuple[int, int, int] | None = None  # an image's (height, width, channels) after decoding
 
     @property
     def hashed(self) -> bool:
@@ -94,7 +101,7 @@ def label_names(features: Iterable[SchemaFeature]) -> list[str]:
 
 
 def label_types(features: Iterable[SchemaFeature]) -> dict[str, str]:
-    """Each label's type (``BINARY`` or ``REGRESSION``), in schema order."""
+    """Each label's type (``BINARY``, ``MULTICLASS`` or ``REGRESSION``), in schema order."""
     return {f.name: f.label_type for f in features if f.kind == LABEL}
 
 
@@ -144,12 +151,15 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         kind = CATEGORICAL
     else:
         kind = NUMERIC
-    if kind not in (CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH):
+    if kind not in (CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH, IMAGE):
         raise SchemaError(f"feature {feature.name!r}: unknown zoo.kind {kind!r}")
     if kind == SEQUENCE and max_len is None:
         raise SchemaError(f"feature {feature.name!r}: a sequence feature needs a zoo.max_len=N tag")
     if kind == NUMERIC and dtype == "bytes":
         raise SchemaError(f"feature {feature.name!r}: a BYTES feature cannot be numeric")
+    if (kind == IMAGE) != ("image_shape" in tags) or (kind == IMAGE and (dtype != "bytes" or multi_valued)):
+        raise SchemaError(f"feature {feature.name!r}: an image is one BYTES value tagged zoo.kind=image and "
+                          "zoo.image_shape=HxWxC, and only images take zoo.image_shape")
     return SchemaFeature(
         name=feature.name,
         dtype=dtype,
@@ -161,11 +171,26 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         embedding_dim=_positive_int(feature.name, "embedding_dim", tags.get("embedding_dim")),
         shares=tags.get("shares"),
         qr_collisions=_positive_int(feature.name, "qr_collisions", tags.get("qr_collisions")),
-        label_type=None if kind != LABEL else BINARY if _is_binary(feature) else REGRESSION,
+        label_type=_label_type(feature) if kind == LABEL else None,
+        num_classes=_num_classes(feature) if kind == LABEL else None,
+        image_shape=_image_shape(feature.name, tags["image_shape"]) if kind == IMAGE else None,
     )
 
 
-def _is_binary(feature: schema_pb2.Feature) -> bool:
+def _label_type(feature: schema_pb2.Feature) -> str:
+    classes = _num_classes(feature)
+    return REGRESSION if classes is None or classes < 2 else BINARY if classes == 2 else MULTICLASS
+
+
+def _num_classes(feature: schema_pb2.Feature) -> int | None:
     domain = feature.int_domain
-    return (feature.type == schema_pb2.INT and feature.HasField("int_domain") and domain.HasField("min")
-            and domain.HasField("max") and (domain.min, domain.max) == (0, 1))
+    if feature.type == schema_pb2.INT and domain.HasField("min") and domain.HasField("max") and domain.min == 0:
+        return domain.max + 1
+    return None
+
+
+def _image_shape(feature: str, value: str) -> tuple[int, int, int]:
+    sizes = value.split("x")
+    if len(sizes) != 3 or not all(size.isdigit() and int(size) > 0 for size in sizes) or int(sizes[2]) not in (1, 3, 4):
+        raise SchemaError(f"feature {feature!r}: zoo.image_shape must be HxWxC with C 1, 3 or 4, got {value!r}")
+    return tuple(int(size) for size in sizes)

@@ -23,7 +23,7 @@ class _StepClock(keras.callbacks.Callback):
         self.step_ends.append(time.perf_counter())
 
 
-class _PeakRss(periodic.every):
+class PeakRss(periodic.every):
     """Samples the process RSS every 50 ms while training runs; reports the rise over the start."""
 
     def __init__(self):
@@ -53,7 +53,7 @@ def train_and_score(model, train, test, *, batch_size, epochs, learning_rate) ->
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy")
     clock = _StepClock()
     started = time.perf_counter()
-    with _PeakRss() as rss:
+    with PeakRss() as rss:
         model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0, callbacks=[clock])
     train_seconds = time.perf_counter() - started
     steps = np.diff(clock.step_ends[WARMUP_STEPS:])

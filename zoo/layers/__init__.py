@@ -4,6 +4,7 @@ from zoo.layers.bilinear import BilinearInteraction
 from zoo.layers.cin import CIN
 from zoo.layers.cross import CrossMix, CrossV1
 from zoo.layers.dot_interaction import DotInteraction
+from zoo.layers.efficient_dense import RecomputedBottleneckInput
 from zoo.layers.embedding import (
     CompositionalEmbedding, FeatureEmbedding, LinearTerms, embedding_table, embedding_tables, feature_inputs,
 )
@@ -25,7 +26,7 @@ from zoo.layers.sequence import (
 __all__ = [
     "BilinearInteraction", "CIN", "CompositionalEmbedding", "ConvFeatureGeneration", "CrossMix", "CrossV1", "DotInteraction", "FactorizationMachine",
     "FeatureEmbedding", "FeatureGating", "GatedCross", "InteractingLayer", "InteractionAggregation", "LinearTerms",
-    "MLP", "SENetLayer", "SelfMaskCross",
+    "MLP", "RecomputedBottleneckInput", "SENetLayer", "SelfMaskCross",
     "ExpertMLPs", "GatedMixture", "MoE",
     "AUGRUCell", "DenseStack", "Dice", "FeedForward", "FrequencyFilter", "InterestEvolution", "InterestExtractor",
     "LocalActivationUnit", "MiniBatchAwareL2", "NextItemEncoder", "SimHashAttention", "TemporalTargetAttention",

@@ -12,6 +12,7 @@ from zoo.config import constructor_config
 
 BN_EPSILON = 1.001e-5  # tf.keras.applications' value, so DenseNet matches it layer for layer
 IMAGE_INPUTS = {"image": "required"}  # the card's inputs of every image model
+PROBABILITIES = "probabilities"  # the classification head's output
 
 
 class VisionModel(keras.Model):
@@ -75,10 +76,25 @@ def classification_head(x, num_classes, dropout=0.0):
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    return keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.layers.Dense(num_classes, activation="softmax", name=PROBABILITIES)(x)
 
 
 def reduction_features(model):
     """The backbone's tapped feature maps, finest first: ``{level: tensor}`` with stride ``2**level``."""
     levels = sorted(int(layer.name.split("_")[1]) for layer in model.layers if layer.name.startswith("reduction_"))
     return {level: model.get_layer(f"reduction_{level}").output for level in levels}
+
+
+def set_batch_norm_momentum(model, momentum: float) -> int:
+    """Sets the moving-average momentum of every batch norm in ``model`` (nested models included) and
+    returns how many there are; call it before the first ``fit``, which traces the update.
+
+    Keras' default, 0.99, keeps ``0.99**n`` of the initial statistics after ``n`` steps: a short run on
+    a small data set (a few hundred steps) then evaluates with statistics that never settled, and its
+    inference-mode scores are those of an untrained network. 0.9 (PyTorch's default, which it writes
+    0.1) settles in about 50 steps. Not part of the config: it is a training recipe, not the architecture.
+    """
+    layers = [layer for layer in model.submodules if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        layer.momentum = momentum
+    return len(layers)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from zoo.backend import keras
-from zoo.layers.vision import (IMAGE_INPUTS, VisionModel, bn_act, bn_act_conv, classification_head, conv,
-                               image_input, tap)
+from zoo.layers.efficient_dense import RecomputedBottleneckInput
+from zoo.layers.vision import (BN_EPSILON, IMAGE_INPUTS, VisionModel, bn_act, bn_act_conv, classification_head,
+                               conv, image_input, tap)
 from zoo.registry import Paper, register_model
 
 STEMS = ("imagenet", "cifar")
@@ -31,13 +32,17 @@ class DenseNet(VisionModel):
       compression: ``theta`` of the transitions (0.5 for DenseNet-BC).
       stem: "imagenet" or "cifar".
       dropout: dropout after each 3x3 convolution (the paper uses 0.2 on CIFAR without augmentation).
+      memory_efficient: recompute each layer's concatenation, batch norm and ReLU in the backward pass
+        instead of storing them (``RecomputedBottleneckInput``; Pleiss et al., arXiv:1707.06990), so
+        training memory grows linearly, not quadratically, with a block's depth; the same function and
+        parameters, one more pass of those cheap operations per step.
       input_shape: ``(height, width, channels)``; height and width may be None.
       num_classes: the softmax classes.
     """
 
     def __init__(self, block_config=(6, 12, 24, 16), growth_rate=32, init_features=64, bottleneck_width=4,
                  compression=0.5, stem="imagenet", dropout=0.0, input_shape=(None, None, 3), num_classes=1000,
-                 **kwargs):
+                 memory_efficient=False, **kwargs):
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
         image = image_input(input_shape)
@@ -48,13 +53,22 @@ class DenseNet(VisionModel):
         else:
             x, stride = conv(image, init_features, 3, "stem"), 1
         for b, layers in enumerate(block_config):
+            maps = [x]  # memory_efficient: the block's maps, concatenated inside each layer and at the end
             for i in range(layers):
                 name = f"block{b + 1}_layer{i + 1}"
-                y = bn_act_conv(x, bottleneck_width * growth_rate, 1, f"{name}_a")
+                if memory_efficient:
+                    y = RecomputedBottleneckInput(bottleneck_width * growth_rate, BN_EPSILON, name=f"{name}_a")(maps)
+                else:
+                    y = bn_act_conv(x, bottleneck_width * growth_rate, 1, f"{name}_a")
                 y = bn_act_conv(y, growth_rate, 3, f"{name}_b")
                 if dropout:
                     y = keras.layers.Dropout(dropout, name=f"{name}_dropout")(y)
-                x = keras.layers.Concatenate(name=f"{name}_concat")([x, y])
+                if memory_efficient:
+                    maps.append(y)
+                else:
+                    x = keras.layers.Concatenate(name=f"{name}_concat")([x, y])
+            if memory_efficient:
+                x = keras.layers.Concatenate(name=f"block{b + 1}_concat")(maps)
             if b < len(block_config) - 1:
                 x = tap(x, stride)
                 x = bn_act_conv(x, int(x.shape[-1] * compression), 1, f"transition{b + 1}")
@@ -71,6 +85,7 @@ class DenseNet(VisionModel):
         self.stem = stem
         self.dropout = dropout
         self.num_classes = num_classes
+        self.memory_efficient = memory_efficient
 
 
 _PAPER = Paper("Densely Connected Convolutional Networks", "1608.06993")

@@ -1,0 +1,109 @@
+"""Image classification through the real pipeline: scikit-learn's handwritten digits (real 8x8 images)
+written as an image folder of PNGs, then tf.Examples of the encoded bytes; Transform decodes them, a
+small DenseNet-BC trains, the Evaluator gates on accuracy, and the pushed model serves encoded images.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import pathlib
+
+import numpy as np
+import pytest
+
+from pipelines.config import load_config
+from pipelines.run import run_pipeline
+from zoo.backend import tf
+
+pytestmark = pytest.mark.slow
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BATCH = 128
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    out = tmp_path_factory.mktemp("images")
+    schema = out / "digits_16.pbtxt"  # the shipped schema at 16x16, so that the test network is small
+    schema.write_text((REPO / "schemas" / "digits_images.pbtxt").read_text().replace("32x32x1", "16x16x1"))
+    config = load_config(REPO / "configs" / "digits_images.yaml", output_dir=str(out / "run"))
+    return config.replace(
+        schema=str(schema),
+        model=dataclasses.replace(config.model, hparams={"block_config": [2, 2], "growth_rate": 8}),
+        training=dataclasses.replace(config.training, train_steps=150, eval_steps=4, batch_size=32),
+        evaluation=dataclasses.replace(config.evaluation, min_accuracy=0.5),
+    )
+
+
+@pytest.fixture(scope="module")
+def summary(config):
+    return run_pipeline(config, echo=lambda line: None)
+
+
+@pytest.fixture(scope="module")
+def held_out(config) -> tuple[list[bytes], np.ndarray]:
+    """The eval split's serialized examples and labels."""
+    from pipelines.push import read_split
+
+    (split,) = pathlib.Path(config.pipeline_root, "ImportExampleGen", "examples").glob("*/Split-eval")
+    examples = read_split(str(split))
+    labels = np.array([tf.train.Example.FromString(e).features.feature["label"].int64_list.value[0] for e in examples])
+    return examples, labels
+
+
+def _probabilities(pushed_path: str, examples: list[bytes]) -> np.ndarray:
+    serve = tf.saved_model.load(pushed_path).signatures["serving_default"]
+    return np.concatenate([serve(examples=tf.constant(examples[i:i + BATCH]))["probabilities"].numpy()
+                           for i in range(0, len(examples), BATCH)])
+
+
+def test_the_classifier_is_blessed_and_pushed(summary):
+    assert 0.5 < summary.metrics["accuracy"] <= summary.metrics["top_5_accuracy"] <= 1.0
+    assert summary.blessed and summary.pushed_path
+
+
+def test_the_evaluators_accuracy_is_that_of_the_pushed_model(summary, held_out):
+    """Recounted from the pushed model's answers on every held-out image."""
+    examples, labels = held_out
+    probabilities = _probabilities(summary.pushed_path, examples)
+    assert probabilities.shape == (len(examples), 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    top_5 = np.argsort(-probabilities, axis=1)[:, :5]
+    assert summary.metrics["example_count"] == len(examples)
+    assert summary.metrics["accuracy"] == pytest.approx(np.mean(probabilities.argmax(axis=1) == labels), abs=1e-6)
+    assert summary.metrics["top_5_accuracy"] == pytest.approx(np.mean((top_5 == labels[:, None]).any(axis=1)),
+                                                              abs=1e-6)
+
+
+def test_a_model_below_the_accuracy_threshold_is_not_pushed(summary, config):
+    strict = config.replace(evaluation=dataclasses.replace(config.evaluation, min_accuracy=0.9999))
+    refused = run_pipeline(strict, echo=lambda line: None)
+    assert not refused.blessed and refused.pushed_path is None
+    (failure,) = refused.models[0].failures
+    assert failure.startswith("accuracy is ")
+
+
+def test_the_pushed_model_serves_encoded_images(summary, config, held_out):
+    """REST clients send the PNG bytes themselves (predict_raw, {"b64": ...}) or tf.Examples holding them
+    (serving_default, classify); all three give the same probabilities."""
+    from pipelines.demo import http_json
+    from serving.codec import example_to_json
+    from serving.server import start_server
+
+    examples, labels = held_out
+    examples = [examples[int(np.argmax(labels == digit))] for digit in range(0, 10, 2)]  # five classes
+    images = [tf.train.Example.FromString(e).features.feature["image"].bytes_list.value[0] for e in examples]
+    assert all(image.startswith(b"\x89PNG") for image in images)
+    expected = _probabilities(summary.pushed_path, examples)
+    name = config.serving_model_name
+    with start_server(name, str(pathlib.Path(summary.pushed_path).parent)) as server:
+        url = f"{server.url}/v1/models/{name}"
+        raw = http_json(f"{url}:predict", {"signature_name": "predict_raw", "instances": [
+            {"image": {"b64": base64.b64encode(image).decode()}} for image in images]})
+        # One output: TF Serving's row format gives each prediction as the bare list of probabilities.
+        np.testing.assert_allclose(raw["predictions"], expected, atol=1e-6)
+        classified = http_json(f"{url}:classify", {"signature_name": "classify",
+                                                   "examples": [example_to_json(e) for e in examples]})
+    for result, probabilities in zip(classified["results"], expected):
+        assert [label for label, _ in result] == [str(digit) for digit in range(10)]
+        np.testing.assert_allclose([score for _, score in result], probabilities, atol=1e-6)
+    assert "regress" not in tf.saved_model.load(summary.pushed_path).signatures  # classes have no single value
