@@ -15,9 +15,12 @@ from typing import Any, Mapping
 
 import yaml
 
+# The image tasks' own sources, written as tf.Example TFRecords of encoded images (pipelines.images); each
+# task also reads tfrecord (tf.Examples that already hold encoded images).
+IMAGE_TASK_SOURCES = {"image_classification": ("image_folder", "digits"), "segmentation": ("mask_folder", "isbi")}
+IMAGE_SOURCES = tuple(source for sources in IMAGE_TASK_SOURCES.values() for source in sources)
 DATA_SOURCES = ("movielens", "movielens_history", "synthetic", "csv", "tfrecord", "parquet", "adult",
-                "criteo_synthetic", "image_folder", "digits")
-IMAGE_SOURCES = ("image_folder", "digits")  # written as tf.Example TFRecords of encoded images (pipelines.images)
+                "criteo_synthetic", *IMAGE_SOURCES)
 FILE_SOURCES = ("csv", "tfrecord", "parquet")  # a directory of the user's files in that format (tf.Examples)
 SPLITS = ("hash", "time")
 RUNNERS = ("local", "beam", "kubeflow_v2")  # see pipelines/runners.py
@@ -32,7 +35,8 @@ class ConfigError(ValueError):
 class DataConfig:
     source: str = "movielens"  # one of DATA_SOURCES
     # movielens_history: MovieLens events; the pipeline builds each impression's history (HistoryExampleGen)
-    # movielens(_history), adult: a local copy; csv: a directory of CSV files; image_folder: <path>/<class>/<image>
+    # movielens(_history), adult, isbi: a local copy; csv: a directory of CSV files; image_folder:
+    # <path>/<class>/<image>; mask_folder: <path>/image/<name> and <path>/mask/<name>
     path: str | None = None
     download: bool = True  # movielens, adult: fetch the official files when no copy is found
     fallback_to_synthetic: bool = True  # movielens, adult: when no copy can be found or fetched
@@ -72,6 +76,7 @@ class EvaluationConfig:
     min_auc: float = 0.5  # the blessing threshold: the model is pushed only above it
     min_recall: float = 0.0  # the same for a retrieval model, on its recall@100 (pipelines.tasks.RETRIEVAL_KS)
     min_accuracy: float = 0.0  # the same for an image classifier, on its accuracy
+    min_dice: float = 0.0  # the same for a segmentation model, on its Dice
     # Resolve the latest blessed model as the baseline: a candidate whose AUC is more than
     # change_threshold below the baseline's is not blessed (the first run has no baseline).
     baseline: bool = False
@@ -171,14 +176,14 @@ def _check_values(config: PipelineConfig) -> None:
 
     if config.data.source not in DATA_SOURCES:
         raise ConfigError(f"data.source must be one of {DATA_SOURCES}, got {config.data.source!r}")
-    if config.data.source in (*FILE_SOURCES, "image_folder") and not config.data.path:
+    if config.data.source in (*FILE_SOURCES, "image_folder", "mask_folder") and not config.data.path:
         raise ConfigError(f"data.source {config.data.source!r} needs data.path, a directory of its files")
-    if config.data.source in IMAGE_SOURCES and config.task != "image_classification":
-        raise ConfigError(f"data.source {config.data.source!r} holds images, for task image_classification, "
-                          f"not {config.task!r}")
-    if config.task == "image_classification" and config.data.source not in (*IMAGE_SOURCES, "tfrecord"):
-        raise ConfigError(f"task image_classification reads images: data.source must be one of "
-                          f"{(*IMAGE_SOURCES, 'tfrecord')}, got {config.data.source!r}")
+    owner = next((task for task, sources in IMAGE_TASK_SOURCES.items() if config.data.source in sources), None)
+    if owner and config.task != owner:
+        raise ConfigError(f"data.source {config.data.source!r} holds images, for task {owner}, not {config.task!r}")
+    if config.task in IMAGE_TASK_SOURCES and config.data.source not in (*IMAGE_TASK_SOURCES[config.task], "tfrecord"):
+        raise ConfigError(f"task {config.task} reads images: data.source must be one of "
+                          f"{(*IMAGE_TASK_SOURCES[config.task], 'tfrecord')}, got {config.data.source!r}")
     if config.data.split not in SPLITS:
         raise ConfigError(f"data.split must be one of {SPLITS}, got {config.data.split!r}")
     if config.data.split == "time":

@@ -15,6 +15,9 @@ Signatures (all apply the raw schema's parsing, Transform, then the model):
   models: ``p`` itself, as TF's canned binary classifiers also export it, for clients that want one
   score per example (ranking by CTR) through TF Serving's Regress API.
 - A multi-task model has these per head: ``classify_<head>`` (binary heads) and ``regress_<head>``.
+- A binary segmentation model (one sigmoid channel) returns, beside its ``probabilities`` map, the mask
+  as a grey PNG, ``mask_png_bytes`` (255 where the probability is 0.5 or more; TF Serving's REST API
+  sends outputs named ``*_bytes`` as ``{"b64": ...}``).
 
 ``assets.extra/`` holds the model card (``zoo_card.json``) and TF Serving warm-up requests
 (``tf_serving_warmup_requests``, ``PredictionLog`` records) built from the given real examples.
@@ -45,6 +48,7 @@ METHODS = {CLASSIFY_SIGNATURE: CLASSIFY_METHOD, REGRESS_SIGNATURE: REGRESS_METHO
 CARD_FILE = "zoo_card.json"
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_BATCH = 8  # examples per warm-up request
+MASK_PNG = "mask_png_bytes"  # a binary segmentation model's mask as a PNG
 
 
 def _predict_raw_features(model, raw_features, inputs: dict[str, str]) -> dict:
@@ -53,7 +57,12 @@ def _predict_raw_features(model, raw_features, inputs: dict[str, str]) -> dict:
     transformed = model.tft_layer(raw_features)
     input_names = [i.name.split(":")[0] for i in model.inputs]
     outputs = model({name: transformed[inputs.get(name, name)] for name in input_names})
-    return outputs if isinstance(outputs, dict) else {model.output_names[0]: outputs}
+    outputs = outputs if isinstance(outputs, dict) else {model.output_names[0]: outputs}
+    probabilities = outputs.get(PROBABILITIES)
+    if probabilities is not None and probabilities.shape.rank == 4 and probabilities.shape[-1] == 1:
+        outputs[MASK_PNG] = tf.map_fn(lambda p: tf.io.encode_png(tf.cast(p >= 0.5, tf.uint8) * 255), probabilities,
+                                      fn_output_signature=tf.string)
+    return outputs
 
 
 def _heads(model) -> dict[str, str]:
@@ -134,7 +143,8 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
 
 
 def _classify_function(predict_examples, head: str, kind: str):
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=CLASSIFY_INPUT)])
+    # No AutoGraph: the branch on kind is Python, decided while tracing.
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=CLASSIFY_INPUT)], autograph=False)
     def classify(inputs):
         scores = tf.cast(predict_examples(inputs)[head], tf.float32)
         if kind == BINARY:  # the positive class' probability

@@ -1,11 +1,13 @@
-"""The image classification task: its input (an image folder as tf.Examples) and its Trainer.
+"""The image tasks: their inputs (image folders as tf.Examples) and their Trainers.
 
 An image folder holds one sub-folder per class, ``<folder>/<class>/<image>``, with PNG, JPEG, GIF or
 BMP files; classes are numbered in sorted order of their folder names (as Keras'
 ``image_dataset_from_directory`` does; ``image_folder_classes`` lists them, and the run prints them).
 Each image becomes a tf.Example ``{image: encoded bytes, label: class index}``, so ExampleGen reads
 TFRecords and Transform decodes (``pipelines.transform.decode_images``); the pushed model takes the
-encoded bytes.
+encoded bytes. A mask folder, for segmentation, holds ``<folder>/image/<name>`` and the grey mask
+``<folder>/mask/<name>`` of each image (pixels of 128 and above are the foreground); its tf.Examples
+are ``{image, mask}``.
 """
 from __future__ import annotations
 
@@ -61,14 +63,53 @@ def write_digits_folder(folder: pathlib.Path) -> pathlib.Path:
     return folder
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Image classifiers: trained with sparse categorical cross-entropy on the class index, with random
-    shifts of up to an eighth of the image at training only, and exported by ``pipelines.export``
-    with the decoding inside, so serving takes encoded images."""
+def write_mask_records(folder: str | pathlib.Path, out_dir: pathlib.Path) -> pathlib.Path:
+    """Writes each ``<folder>/image/<name>`` with its ``<folder>/mask/<name>`` as a tf.Example ``{image,
+    mask}`` of encoded bytes to ``out_dir/images.tfrecord``, in name order; returns the records' path."""
+    from zoo.backend import tf
+
+    images = sorted(path for path in pathlib.Path(folder, "image").iterdir()
+                    if path.suffix.lower() in IMAGE_SUFFIXES)
+    unmatched = [path.name for path in images if not pathlib.Path(folder, "mask", path.name).is_file()]
+    if not images or unmatched:
+        raise ValueError(f"a mask folder holds image/<name> and mask/<name> pairs; {folder} has {len(images)} "
+                         f"images, these without a mask: {unmatched[:5]}")
+    path = out_dir / RECORDS_FILE
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for image in images:
+            writer.write(tf.train.Example(features=tf.train.Features(feature={
+                name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[file.read_bytes()]))
+                for name, file in (("image", image), ("mask", pathlib.Path(folder, "mask", image.name)))
+            })).SerializeToString())
+    return path
+
+
+def write_isbi_mask_folder(source: str | None, folder: pathlib.Path) -> pathlib.Path:
+    """The ISBI 2012 EM slices (``zoo.data.isbi``: ``source``, else ``$ZOO_ISBI_DIR``, else the cache) as
+    a mask folder at full size: the grey images as they are, and masks white on the membranes (the
+    challenge's labels are black there)."""
+    from zoo.backend import tf
+    from zoo.data import isbi
+
+    directory = isbi.locate(source)
+    for sub in ("image", "mask"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(isbi.NUM_IMAGES):
+        (folder / "image" / f"{i:02d}.png").write_bytes((directory / "image" / f"{i}.png").read_bytes())
+        label = tf.io.decode_image((directory / "label" / f"{i}.png").read_bytes(), channels=1)
+        membrane = tf.cast(label < 128, tf.uint8) * 255
+        (folder / "mask" / f"{i:02d}.png").write_bytes(tf.io.encode_png(membrane).numpy())
+    return folder
+
+
+def _train_and_export(fn_args, num_classes: int, loss, metrics: list, augment) -> None:
+    """Trains the configured image model on the schema's image and first label, ``augment(image, label)``
+    applied to training batches only, and exports it with the decoding inside, so serving takes encoded
+    images."""
     import zoo
     from pipelines.export import export_serving_model
     from pipelines.trainer import TrainingRun
-    from zoo.backend import keras, tf
+    from zoo.backend import tf
     from zoo.layers.vision import set_batch_norm_momentum
     from zoo.schema import IMAGE, LABEL, schema_features
 
@@ -76,22 +117,46 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     features = schema_features(run.schema)
     (image,) = [f for f in features if f.kind == IMAGE]
     label = next(f for f in features if f.kind == LABEL)
-    shift = keras.layers.RandomTranslation(1 / 8, 1 / 8, fill_mode="constant", seed=run.config["seed"])
-
-    def training_element(batch):
-        return shift(batch[image.name], training=True), batch[label.name]
 
     def element(batch):
         return batch[image.name], batch[label.name]
 
     with run.strategy.scope():
-        model = zoo.create(run.config["model_name"], input_shape=image.image_shape, num_classes=label.num_classes,
+        model = zoo.create(run.config["model_name"], input_shape=image.image_shape, num_classes=num_classes,
                            **run.config["hparams"])
         if run.config.get("batch_norm_momentum") is not None:
             set_batch_norm_momentum(model, run.config["batch_norm_momentum"])
-        model.compile(optimizer=run.optimizer(), loss="sparse_categorical_crossentropy",
-                      metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
-    run.fit(model, element, training_element=training_element)
+        model.compile(optimizer=run.optimizer(), loss=loss, metrics=metrics)
+    run.fit(model, element, training_element=lambda batch: augment(*element(batch)))
     export_serving_model(model, run.transform_output, run.schema, run.export_dir, card=run.card,
                          inputs={"image": image.name})
     tf.keras.backend.clear_session()
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Image classifiers: sparse categorical cross-entropy on the class index, with random shifts of up
+    to an eighth of the image at training."""
+    from zoo.backend import keras
+    from zoo.schema import LABEL, load_schema, schema_features
+
+    label = next(f for f in schema_features(load_schema(fn_args.schema_path)) if f.kind == LABEL)
+    shift = keras.layers.RandomTranslation(1 / 8, 1 / 8, fill_mode="constant", seed=fn_args.custom_config["seed"])
+    _train_and_export(fn_args, label.num_classes, "sparse_categorical_crossentropy",
+                      [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                      lambda image, target: (shift(image, training=True), target))
+
+
+def segmentation_run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Binary segmentation (one sigmoid channel): binary cross-entropy + Dice on the mask, with the same
+    random horizontal and vertical flips of image and mask at training."""
+    from zoo.backend import keras, tf
+    from zoo.losses import BCEDiceLoss
+
+    seed = fn_args.custom_config["seed"]
+
+    def flip(image, mask):
+        both = tf.concat([image, mask], axis=-1)
+        both = tf.image.random_flip_up_down(tf.image.random_flip_left_right(both, seed=seed), seed=seed + 1)
+        return both[..., :-1], both[..., -1:]
+
+    _train_and_export(fn_args, 1, BCEDiceLoss(), [keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")], flip)

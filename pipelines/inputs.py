@@ -76,20 +76,29 @@ def prepare_input(config: PipelineConfig, echo: Echo = echo_line) -> PreparedInp
 
 
 def _prepare_images(config: PipelineConfig, out_dir: pathlib.Path) -> PreparedInput:
-    """An image folder (the user's, or scikit-learn's digits written as one) as tf.Example TFRecords."""
+    """An image or mask folder (the user's; scikit-learn's digits or the ISBI slices written as one) as
+    tf.Example TFRecords."""
     import tempfile
 
     from pipelines import images
 
-    if config.data.source == "image_folder":
+    source = config.data.source
+    if source == "image_folder":
         _write_if_changed(lambda out: images.write_image_records(config.data.path, out), out_dir)
         classes = images.image_folder_classes(config.data.path)
         return PreparedInput(str(out_dir), f"the image folder {config.data.path}, labels 0-{len(classes) - 1}: "
                                            + ", ".join(classes))
+    if source == "mask_folder":
+        _write_if_changed(lambda out: images.write_mask_records(config.data.path, out), out_dir)
+        return PreparedInput(str(out_dir), f"the images and masks of {config.data.path}")
     with tempfile.TemporaryDirectory() as folder:
-        _write_if_changed(lambda out: images.write_image_records(images.write_digits_folder(pathlib.Path(folder)), out),
-                          out_dir)
-    return PreparedInput(str(out_dir), "scikit-learn's handwritten digits (1,797 8x8 images, 10 classes)")
+        if source == "digits":
+            _write_if_changed(lambda out: images.write_image_records(images.write_digits_folder(pathlib.Path(folder)),
+                                                                     out), out_dir)
+            return PreparedInput(str(out_dir), "scikit-learn's handwritten digits (1,797 8x8 images, 10 classes)")
+        _write_if_changed(lambda out: images.write_mask_records(
+            images.write_isbi_mask_folder(config.data.path, pathlib.Path(folder)), out), out_dir)
+        return PreparedInput(str(out_dir), "the ISBI 2012 EM membranes (30 slices, masks on the membranes)")
 
 
 def split_by_time(frame, time_feature: str, eval_share: float):

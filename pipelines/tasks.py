@@ -1,8 +1,8 @@
 """What a task brings to the pipeline: its Transform, its Trainer contract and its Evaluator metrics.
 
 ``create_pipeline`` wires the same components for every task and asks the config's task for the
-parts that differ. A task plugs in by adding a ``PipelineTask`` to ``TASKS``; until it does, a
-config naming it is refused with a message that lists the tasks pipelines support.
+parts that differ. A task plugs in by adding a ``PipelineTask`` to ``TASKS``; every task of the model
+registry (``zoo.registry.TASKS``) has one.
 """
 from __future__ import annotations
 
@@ -195,21 +195,55 @@ def image_classification_eval_config(evaluation: EvaluationConfig, heads: dict) 
     )
 
 
+def segmentation_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
+    """Dice (gated by ``min_dice``), IoU, pixel accuracy (``pipelines.segmentation_metrics``) and example
+    count of the ``probabilities`` map against the mask label."""
+    import tensorflow_model_analysis as tfma
+
+    (mask,) = heads
+    module = "pipelines.segmentation_metrics"
+    metrics = [
+        tfma.MetricConfig(class_name="ExampleCount"),
+        tfma.MetricConfig(class_name="Dice", module=module, per_slice_thresholds=_gate(evaluation, evaluation.min_dice)),
+        tfma.MetricConfig(class_name="IoU", module=module),
+        tfma.MetricConfig(class_name="PixelAccuracy", module=module),
+    ]
+    return tfma.EvalConfig(
+        model_specs=[_model_spec(label_key=mask)],
+        slicing_specs=_slicing_specs(evaluation),
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+    )
+
+
+def _image_and_label(model: ModelConfig, features: list, label_types: tuple, what: str):
+    """The one image feature and the first label, which must be of one of ``label_types`` (``what`` says which);
+    refuses the model hyper-parameters that the schema decides."""
+    images = [f.name for f in features if f.kind == schema_lib.IMAGE]
+    labels = [f for f in features if f.kind == schema_lib.LABEL]
+    if len(images) != 1 or not labels or labels[0].label_type not in label_types:
+        raise ConfigError(f"an image schema needs one image feature (zoo.kind=image) and a label that is {what}; "
+                          f"it has images {images} and labels {[f.name for f in labels]}")
+    fixed = sorted({"input_shape", "num_classes"} & set(model.hparams))
+    if fixed:
+        raise ConfigError(f"hparams {fixed} of {model.name!r} come from the schema (zoo.image_shape and the label); "
+                          "remove them")
+    return labels[0]
+
+
+def segmentation_heads(model: ModelConfig, features: list) -> dict[str, str]:
+    """A segmentation model reads the schema's one image and predicts its mask label (a BYTES label with
+    ``zoo.image_shape=HxWx1``)."""
+    mask = _image_and_label(model, features, (schema_lib.MASK,), "a mask (BYTES, zoo.image_shape=HxWx1)")
+    return {mask.name: schema_lib.MASK}
+
+
 def image_classification_heads(model: ModelConfig, features: list) -> dict[str, str]:
     """An image classifier reads the schema's one image and predicts its first label, a class index
     (INT with ``int_domain { min: 0 max: N-1 }``); the image shape and N come from the schema, not the
     model's hyper-parameters."""
-    images = [f.name for f in features if f.kind == schema_lib.IMAGE]
-    labels = [f for f in features if f.kind == schema_lib.LABEL]
-    if len(images) != 1 or not labels or labels[0].num_classes is None:
-        raise ConfigError("an image classification schema needs one image feature (zoo.kind=image) and a label "
-                          f"with int_domain {{ min: 0 max: N-1 }}; it has images {images} and labels "
-                          f"{[f.name for f in labels]}")
-    fixed = sorted({"input_shape", "num_classes"} & set(model.hparams))
-    if fixed:
-        raise ConfigError(f"hparams {fixed} of {model.name!r} come from the schema (zoo.image_shape and the label's "
-                          "int_domain); remove them")
-    return {labels[0].name: schema_lib.MULTICLASS}
+    label = _image_and_label(model, features, (schema_lib.BINARY, schema_lib.MULTICLASS),
+                             "a class index (INT, int_domain { min: 0 max: N-1 })")
+    return {label.name: schema_lib.MULTICLASS}
 
 
 def ranking_heads(model: ModelConfig, features: list) -> dict[str, str]:
@@ -254,7 +288,11 @@ RETRIEVAL = dataclasses.replace(RANKING, name="retrieval", run_fn="pipelines.ret
 IMAGE_CLASSIFICATION = dataclasses.replace(RANKING, name="image_classification", run_fn="pipelines.images.run_fn",
                                            headline_metric="accuracy", heads=image_classification_heads,
                                            eval_config=image_classification_eval_config)
-TASKS = {task.name: task for task in (RANKING, MULTITASK, RETRIEVAL, IMAGE_CLASSIFICATION)}
+# Binary segmentation of encoded images by mask labels (pipelines.images, pipelines.segmentation_metrics).
+SEGMENTATION = dataclasses.replace(RANKING, name="segmentation", run_fn="pipelines.images.segmentation_run_fn",
+                                   headline_metric="dice", heads=segmentation_heads,
+                                   eval_config=segmentation_eval_config)
+TASKS = {task.name: task for task in (RANKING, MULTITASK, RETRIEVAL, IMAGE_CLASSIFICATION, SEGMENTATION)}
 
 
 def model_heads(model_name: str, hparams: dict, labels: dict[str, str]) -> tuple[dict, dict[str, str]]:
@@ -287,8 +325,5 @@ def model_heads(model_name: str, hparams: dict, labels: dict[str, str]) -> tuple
 
 def get_task(name: str) -> PipelineTask:
     if name not in TASKS:
-        from zoo.registry import TASKS as MODEL_TASKS
-
-        what = "has no pipeline yet" if name in MODEL_TASKS else "is not a task"
-        raise ConfigError(f"task {name!r} {what}; pipelines support: {sorted(TASKS)}")
+        raise ConfigError(f"task {name!r} is not a task; pipelines support: {sorted(TASKS)}")
     return TASKS[name]

@@ -8,7 +8,8 @@ For every schema feature (see ``zoo.schema`` for the tags):
   like a categorical, right-pad with 0 to ``[batch, max_len]``.
 - numeric: missing values filled with the mean, then a z-score; with ``zoo.num_buckets`` also a
   quantile bucket id ``<name>_bucket`` (0 = missing).
-- label: float32. Passthrough features are dropped.
+- label: float32; a mask label (``zoo.image_shape``) decoded like an image but resized to the nearest
+  pixel and thresholded at 0.5: float32 ``[batch, H, W, 1]`` of 0 and 1. Passthrough features are dropped.
 - image: the encoded bytes decoded (PNG, JPEG, GIF, BMP) to ``zoo.image_shape`` channels, scaled to
   [0, 1] and resized (bilinear) to its height and width: float32 ``[batch, H, W, C]``. Augmentation is
   the Trainer's (``pipelines.images``), so serving and evaluation see the image as it is.
@@ -40,7 +41,9 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]
         if feature.name not in inputs:
             raise KeyError(f"schema feature {feature.name!r} is missing from the data")
         x = inputs[feature.name]
-        if feature.kind == schema_lib.LABEL:
+        if feature.kind == schema_lib.LABEL and feature.image_shape:
+            outputs[feature.name] = decode_masks(_dense_column(x, ""), feature.image_shape)
+        elif feature.kind == schema_lib.LABEL:
             outputs[feature.name] = tf.cast(_dense_column(x, 0), tf.float32)
         elif feature.kind == schema_lib.CATEGORICAL:
             outputs[feature.name] = _categorical(encoders[feature.name], x)
@@ -53,15 +56,22 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]
     return outputs
 
 
-def decode_images(encoded, shape):
-    """``[batch]`` encoded images -> float32 ``[batch, height, width, channels]`` in [0, 1]."""
+def decode_images(encoded, shape, method: str = "bilinear"):
+    """``[batch]`` encoded images -> float32 ``[batch, height, width, channels]`` in [0, 1], resized by
+    ``method`` (a ``tf.image.ResizeMethod``)."""
     height, width, channels = shape
 
     def decode(image):
         pixels = tf.io.decode_image(image, channels=channels, dtype=tf.float32, expand_animations=False)
-        return tf.image.resize(pixels, [height, width])
+        return tf.image.resize(pixels, [height, width], method=method)
 
     return tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32))
+
+
+def decode_masks(encoded, shape):
+    """``[batch]`` encoded grey masks -> float32 ``[batch, height, width, 1]``: 1 where a pixel is 128 or
+    more (after a nearest-pixel resize, so no new grey levels appear), else 0."""
+    return tf.cast(decode_images(encoded, shape, method="nearest") >= 0.5, tf.float32)
 
 
 def feature_spec(schema, tf_transform_output: tft.TFTransformOutput) -> FeatureSpec:

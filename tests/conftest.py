@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -56,6 +57,24 @@ def adult_regression_schema(tmp_path_factory) -> pathlib.Path:
     path = tmp_path_factory.mktemp("schemas") / "adult_regression.pbtxt"
     path.write_text(text.replace(declared, declared + '  annotation { tag: "zoo.role=label" }\n'))
     return path
+
+
+@pytest.fixture(scope="module")
+def small_image_config(tmp_path_factory):
+    """``(name, shape)`` -> the shipped ``configs/<name>.yaml`` with its schema's images (and masks) at
+    ``shape``, e.g. "16x16x1", so that a test network is small; output in a fresh directory."""
+    from pipelines.config import load_config
+
+    def make(name: str, shape: str):
+        out = tmp_path_factory.mktemp(name)
+        config = load_config(REPO / "configs" / f"{name}.yaml", output_dir=str(out / "run"))
+        text = pathlib.Path(config.schema).read_text()
+        (declared,) = set(re.findall(r"zoo\.image_shape=([0-9x]+)", text))  # one shape for images and masks
+        schema = out / f"{name}.pbtxt"
+        schema.write_text(text.replace(f"zoo.image_shape={declared}", f"zoo.image_shape={shape}"))
+        return config.replace(schema=str(schema))
+
+    return make
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("text, message", [
     ("task: ranknig\n", "task 'ranknig' is not a task; pipelines support: "
-                       "\\['image_classification', 'multitask', 'ranking', 'retrieval'\\]"),
-    ("task: segmentation\n", "task 'segmentation' has no pipeline yet"),
+                       "\\['image_classification', 'multitask', 'ranking', 'retrieval', 'segmentation'\\]"),
     ("models: [{name: deepfm}, {name: dcm}]\n", "closest: dcn"),
     ("models: [{name: fm}, {name: fm}]\n", "distinct names"),
     ("model: {name: fm}\nmodels: [{name: deepfm}]\n", "either model or models"),
@@ -36,6 +35,13 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 def test_config_errors_are_specific(text, message, config_file):
     with pytest.raises(ConfigError, match=message):
         load_config(config_file(text))
+
+
+def test_every_model_task_has_a_pipeline():
+    from pipelines.tasks import TASKS
+    from zoo.registry import TASKS as MODEL_TASKS
+
+    assert set(TASKS) == set(MODEL_TASKS)
 
 
 def test_a_model_of_another_task_is_refused(config_file):
@@ -294,3 +300,23 @@ def test_the_image_shape_and_classes_come_from_the_schema(tmp_path):
                       'annotation { tag: "zoo.role=label" } }\n')
     with pytest.raises(ConfigError, match=r"needs one image feature .* it has images \[\] and labels \['label'\]"):
         load_config(_image_config(tmp_path, schema=schema))
+
+
+def test_the_segmentation_task_gates_on_dice_of_the_probability_map(tmp_path):
+    config_path = _task_config(tmp_path, "segmentation", REPO / "schemas" / "isbi_segmentation.pbtxt", "isbi", "unet",
+                               "{depth: 2}")
+    config, pipeline = _pipeline(config_path)
+    by_id = {c.id: c for c in pipeline.components}
+    assert by_id["Trainer"].exec_properties["run_fn"] == "pipelines.images.segmentation_run_fn"
+    eval_config = json.loads(by_id["Evaluator"].exec_properties["eval_config"])
+    assert eval_config["model_specs"][0]["label_key"] == "mask"
+    (spec,) = eval_config["metrics_specs"]
+    assert [m["class_name"] for m in spec["metrics"]] == ["ExampleCount", "Dice", "IoU", "PixelAccuracy"]
+    assert [m["class_name"] for m in spec["metrics"] if m.get("per_slice_thresholds")] == ["Dice"]
+    with pytest.raises(ConfigError, match="data.source 'isbi' holds images, for task segmentation, not "
+                                          "'image_classification'"):
+        load_config(_task_config(tmp_path, "image_classification", REPO / "schemas" / "digits_images.pbtxt", "isbi",
+                                 "densenet_bc_100", "{}"))
+    with pytest.raises(ConfigError, match="a label that is a mask"):
+        load_config(_task_config(tmp_path, "segmentation", REPO / "schemas" / "digits_images.pbtxt", "isbi", "unet",
+                                 "{}"))

@@ -11,23 +11,17 @@ import pathlib
 import numpy as np
 import pytest
 
-from pipelines.config import load_config
 from pipelines.run import run_pipeline
 from zoo.backend import tf
 
 pytestmark = pytest.mark.slow
-REPO = pathlib.Path(__file__).resolve().parent.parent
 BATCH = 128
 
 
 @pytest.fixture(scope="module")
-def config(tmp_path_factory):
-    out = tmp_path_factory.mktemp("images")
-    schema = out / "digits_16.pbtxt"  # the shipped schema at 16x16, so that the test network is small
-    schema.write_text((REPO / "schemas" / "digits_images.pbtxt").read_text().replace("32x32x1", "16x16x1"))
-    config = load_config(REPO / "configs" / "digits_images.yaml", output_dir=str(out / "run"))
+def config(small_image_config):
+    config = small_image_config("digits_images", "16x16x1")
     return config.replace(
-        schema=str(schema),
         model=dataclasses.replace(config.model, hparams={"block_config": [2, 2], "growth_rate": 8}),
         training=dataclasses.replace(config.training, train_steps=150, eval_steps=4, batch_size=32),
         evaluation=dataclasses.replace(config.evaluation, min_accuracy=0.5),

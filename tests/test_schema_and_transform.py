@@ -31,7 +31,11 @@ def test_schema_features_kinds_from_types_and_tags(contract_schema):
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=image" } }', "an image is one BYTES value"),
     ('feature { name: "s" type: INT annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=8x8x1" } }',
      "an image is one BYTES value"),
-    ('feature { name: "s" type: BYTES annotation { tag: "zoo.image_shape=8x8x1" } }', "only images take"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.image_shape=8x8x1" } }', "only images and mask labels"),
+    ('feature { name: "s" type: INT annotation { tag: "zoo.role=label" tag: "zoo.image_shape=8x8x1" } }',
+     "only images and mask labels"),
+    ('feature { name: "s" type: BYTES annotation { tag: "zoo.role=label" tag: "zoo.image_shape=8x8x3" } }',
+     "a mask label has one channel"),
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=8x8x2" } }',
      "HxWxC with C 1, 3 or 4"),
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=8x8" } }',
@@ -94,6 +98,22 @@ def test_images_decode_to_the_schema_shape_in_0_to_1_resized_bilinearly():
     np.testing.assert_allclose(grey[0, 0, :, 0], [0.0, 0.25, 0.75, 1.0], atol=1e-6)
     rgb = decode_images(tf.stack([png]), (1, 2, 3)).numpy()  # grey to three equal channels
     np.testing.assert_allclose(rgb[0, 0], [[0.0] * 3, [1.0] * 3], atol=1e-6)
+
+
+def test_a_mask_label_decodes_to_0_and_1_at_128_and_above_without_new_grey_levels():
+    from pipelines.transform import decode_masks
+    from zoo.schema import MASK, label_types
+
+    schema = parse_schema('feature { name: "image" type: BYTES '
+                          'annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=4x4x1" } }'
+                          'feature { name: "mask" type: BYTES '
+                          'annotation { tag: "zoo.role=label" tag: "zoo.image_shape=4x4x1" } }')
+    features = schema_features(schema)
+    assert label_types(features) == {"mask": MASK} and features[1].image_shape == (4, 4, 1)
+    # 1x2 grey: 127 is background, 128 foreground; upsampled to 1x4 each pixel is repeated, never blended.
+    png = tf.io.encode_png(tf.constant([[[127], [128]]], tf.uint8))
+    mask = decode_masks(tf.stack([png]), (1, 4, 1)).numpy()
+    np.testing.assert_array_equal(mask[0, 0, :, 0], [0.0, 0.0, 1.0, 1.0])
 
 
 def test_every_shipped_schema_traces_its_transform_in_one_process():

@@ -19,6 +19,8 @@ sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
   tables of ``ceil(V/M)`` and ``M`` rows instead of one of ``V`` rows.
 - ``zoo.kind=image`` with ``zoo.image_shape=HxWxC`` on a BYTES feature: an encoded PNG, JPEG, GIF or BMP
   image, which Transform decodes to float32 ``[H, W, C]`` in [0, 1] (an image model's ``image`` input).
+  On a BYTES label, ``zoo.image_shape=HxWx1`` makes it a mask: an encoded grey image whose pixels of 128
+  and above are the foreground, decoded to float32 ``[H, W, 1]`` of 0 and 1 (a segmentation target).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH = "categorical", "numeric", "sequence", "label", "passthrough"
 IMAGE = "image"
-BINARY, MULTICLASS, REGRESSION = "binary", "multiclass", "regression"  # what a label is a target of
+BINARY, MULTICLASS, REGRESSION, MASK = "binary", "multiclass", "regression", "mask"  # what a label is a target of
 _TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim", "shares", "qr_collisions",
              "image_shape"}
 
@@ -54,9 +56,9 @@ class SchemaFeature:
     embedding_dim: int | None = None
     shares: str | None = None
     qr_collisions: int | None = None
-    label_type: str | None = None  # a label's: BINARY, MULTICLASS or REGRESSION
+    label_type: str | None = None  # a label's: BINARY, MULTICLASS, REGRESSION or MASK
     num_classes: int | None = None  # a class index label's (INT, int_domain {min: 0, max: N-1}): N
-    image_shape: tuple[int, int, int] | None = None  # an image's (height, width, channels) after decoding
+    image_shape: tuple[int, int, int] | None = None  # an image's or mask's (height, width, channels) decoded
 
     @property
     def hashed(self) -> bool:
@@ -101,7 +103,7 @@ def label_names(features: Iterable[SchemaFeature]) -> list[str]:
 
 
 def label_types(features: Iterable[SchemaFeature]) -> dict[str, str]:
-    """Each label's type (``BINARY``, ``MULTICLASS`` or ``REGRESSION``), in schema order."""
+    """Each label's type (``BINARY``, ``MULTICLASS``, ``REGRESSION`` or ``MASK``), in schema order."""
     return {f.name: f.label_type for f in features if f.kind == LABEL}
 
 
@@ -157,9 +159,16 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         raise SchemaError(f"feature {feature.name!r}: a sequence feature needs a zoo.max_len=N tag")
     if kind == NUMERIC and dtype == "bytes":
         raise SchemaError(f"feature {feature.name!r}: a BYTES feature cannot be numeric")
-    if (kind == IMAGE) != ("image_shape" in tags) or (kind == IMAGE and (dtype != "bytes" or multi_valued)):
+    one_bytes_value = dtype == "bytes" and not multi_valued
+    if kind == IMAGE and not ("image_shape" in tags and one_bytes_value):
         raise SchemaError(f"feature {feature.name!r}: an image is one BYTES value tagged zoo.kind=image and "
-                          "zoo.image_shape=HxWxC, and only images take zoo.image_shape")
+                          "zoo.image_shape=HxWxC")
+    if "image_shape" in tags and not (kind in (IMAGE, LABEL) and one_bytes_value):
+        raise SchemaError(f"feature {feature.name!r}: only images and mask labels (one BYTES value) take "
+                          "zoo.image_shape")
+    image_shape = _image_shape(feature.name, tags["image_shape"]) if "image_shape" in tags else None
+    if kind == LABEL and image_shape and image_shape[2] != 1:
+        raise SchemaError(f"feature {feature.name!r}: a mask label has one channel (HxWx1), got {image_shape}")
     return SchemaFeature(
         name=feature.name,
         dtype=dtype,
@@ -171,9 +180,9 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         embedding_dim=_positive_int(feature.name, "embedding_dim", tags.get("embedding_dim")),
         shares=tags.get("shares"),
         qr_collisions=_positive_int(feature.name, "qr_collisions", tags.get("qr_collisions")),
-        label_type=_label_type(feature) if kind == LABEL else None,
+        label_type=(MASK if image_shape else _label_type(feature)) if kind == LABEL else None,
         num_classes=_num_classes(feature) if kind == LABEL else None,
-        image_shape=_image_shape(feature.name, tags["image_shape"]) if kind == IMAGE else None,
+        image_shape=image_shape,
     )
 
 
