@@ -1,7 +1,8 @@
 """The run report: one self-contained HTML file per pipeline run, readable offline.
 
 It shows the config, data statistics highlights, anomalies, training curves (from the Trainer's
-TensorBoard logs), evaluation metrics overall and per slice, the ROC and calibration plots, the
+TensorBoard logs), evaluation metrics overall and per slice, the ROC and calibration plots (a
+classifier's confusion matrix), the
 blessing decision with the baseline comparison and the failed thresholds, and the pushed path.
 Everything is read back from ML Metadata and the artifacts it points to, so
 ``zoo pipeline report CONFIG [RUN]`` regenerates the report of any past run.
@@ -167,7 +168,16 @@ def _evaluation(model: ModelResult) -> str:
         points = [(prediction, label) for prediction, label, _ in evaluation.calibration]
         plots.append(svg_plot("Calibration", "mean prediction (bucket)", "mean label", {"model": points},
                               bounds=(0, 1, 0, 1), diagonal=True, markers=True))
+    if evaluation.confusion:
+        parts.append(_confusion_matrix(evaluation.confusion))
     return "".join(parts) + "".join(plots)
+
+
+def _confusion_matrix(confusion: dict[tuple[int, int], float]) -> str:
+    """A classifier's held-out examples by true class (rows) and predicted class (columns)."""
+    classes = sorted({c for pair in confusion for c in pair})
+    rows = [(str(true), *(f"{confusion.get((true, predicted), 0):.0f}" for predicted in classes)) for true in classes]
+    return "<h3>Confusion matrix (rows: true class, columns: predicted)</h3>" + _table(("", *map(str, classes)), rows)
 
 
 def _cell(value, spec: str = ".4f") -> str:

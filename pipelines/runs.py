@@ -150,6 +150,8 @@ class Evaluation:
     failures: list[str]  # why the model was not blessed: one line per failed threshold
     roc: list[tuple[float, float]]  # overall (false positive rate, true positive rate)
     calibration: list[tuple[float, float, float]]  # overall (mean prediction, mean label, weight) per bucket
+    # overall, a classifier's: (true class, predicted class, the argmax) -> examples
+    confusion: dict[tuple[int, int], float] = dataclasses.field(default_factory=dict)
 
 
 def read_evaluation(uri: str) -> Evaluation:
@@ -169,7 +171,7 @@ def read_evaluation(uri: str) -> Evaluation:
                     baseline[name] = value
             else:
                 metrics.setdefault(where, {})[name] = value
-    roc, calibration = [], []
+    roc, calibration, confusion = [], [], {}
     for record in io.load_and_deserialize_plots(uri):
         if slice_name(record.slice_key):
             continue
@@ -184,10 +186,13 @@ def read_evaluation(uri: str) -> Evaluation:
                      b.total_weighted_label.value / b.num_weighted_examples.value, b.num_weighted_examples.value)
                     for b in item.value.calibration_histogram_buckets.buckets if b.num_weighted_examples.value > 0
                 ]
+            if item.value.HasField("multi_class_confusion_matrix_at_thresholds"):
+                (matrix,) = item.value.multi_class_confusion_matrix_at_thresholds.matrices  # threshold 0: argmax
+                confusion = {(e.actual_class_id, e.predicted_class_id): e.num_weighted_examples for e in matrix.entries}
     validation = io.load_and_deserialize_validation_result(uri)
     failures = [_failure(f, slice_name(per_slice.slice_key))
                 for per_slice in validation.metric_validations_per_slice for f in per_slice.failures]
-    return Evaluation(metrics, baseline, failures, roc, calibration)
+    return Evaluation(metrics, baseline, failures, roc, calibration, confusion)
 
 
 def metric_name(key) -> str:

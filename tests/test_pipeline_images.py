@@ -68,6 +68,22 @@ def test_the_evaluators_accuracy_is_that_of_the_pushed_model(summary, held_out):
                                                               abs=1e-6)
 
 
+def test_the_report_shows_the_confusion_matrix_of_the_pushed_model(summary, config, held_out):
+    """TFMA's matrix (read back from the Evaluator's output, as the report does) is the one recounted from
+    the pushed model's top classes."""
+    from collections import Counter
+
+    from pipelines.runs import list_runs, read_evaluation
+
+    examples, labels = held_out
+    predicted = _probabilities(summary.pushed_path, examples).argmax(axis=1)
+    expected = Counter(zip(labels.tolist(), predicted.tolist()))
+    (run,) = [r for r in list_runs(config.metadata_path, config.pipeline_name) if r.run_id == summary.run_id]
+    confusion = read_evaluation(run.models[0].evaluation_uri).confusion
+    assert {pair: count for pair, count in confusion.items() if count} == expected
+    assert "Confusion matrix" in pathlib.Path(summary.report_path).read_text()
+
+
 def test_a_model_below_the_accuracy_threshold_is_not_pushed(summary, config):
     strict = config.replace(evaluation=dataclasses.replace(config.evaluation, min_accuracy=0.9999))
     refused = run_pipeline(strict, echo=lambda line: None)
