@@ -1,4 +1,4 @@
-"""Dice, IoU and pixel accuracy of binary masks as TFMA metrics, for the Evaluator of a segmentation
+"""Dice, IoU, mean IoU and pixel accuracy of binary masks as TFMA metrics, for the Evaluator of a segmentation
 pipeline.
 
 An eval example is a raw tf.Example: the encoded image and the encoded mask (the ``ModelSpec``'s
@@ -8,6 +8,7 @@ predicted foreground at 0.5 or more. The label is decoded as Transform decodes i
 ``P`` the predicted and ``T`` the true foreground:
 
     dice = 2 |P ∩ T| / (|P| + |T|)     iou = |P ∩ T| / |P ∪ T|     pixel_accuracy = share of pixels right
+    mean_iou = the mean of the foreground's iou and the background's (the same with P, T complemented)
 
 A config names them like any TFMA metric: ``MetricConfig(class_name="Dice", module=__name__)``.
 """
@@ -27,8 +28,10 @@ _COUNTS = 5  # intersection, predicted, true, correct pixels, pixels
 def _scores(counts) -> dict[str, float]:
     intersection, predicted, true, correct, pixels = counts
     union = predicted + true - intersection
-    return {"dice": 2 * intersection / (predicted + true) if predicted + true else float("nan"),
-            "iou": intersection / union if union else float("nan"),
+    background = correct - intersection  # pixels both call background
+    iou = intersection / union if union else float("nan")
+    return {"dice": 2 * intersection / (predicted + true) if predicted + true else float("nan"), "iou": iou,
+            "mean_iou": (iou + background / (pixels - intersection)) / 2 if pixels > intersection else float("nan"),
             "pixel_accuracy": correct / pixels if pixels else float("nan")}
 
 
@@ -88,6 +91,13 @@ class IoU(metric_types.Metric):
         super().__init__(_computations("iou"), name=name)
 
 
+class MeanIoU(metric_types.Metric):
+    """``mean_iou``: the IoU of the foreground and of the background, averaged."""
+
+    def __init__(self, name: str = "mean_iou"):
+        super().__init__(_computations("mean_iou"), name=name)
+
+
 class PixelAccuracy(metric_types.Metric):
     """``pixel_accuracy``: the share of pixels predicted right, foreground or background."""
 
@@ -95,5 +105,5 @@ class PixelAccuracy(metric_types.Metric):
         super().__init__(_computations("pixel_accuracy"), name=name)
 
 
-for _metric in (Dice, IoU, PixelAccuracy):
+for _metric in (Dice, IoU, MeanIoU, PixelAccuracy):
     metric_types.register_metric(_metric)

@@ -196,7 +196,7 @@ def image_classification_eval_config(evaluation: EvaluationConfig, heads: dict) 
 
 
 def segmentation_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
-    """Dice (gated by ``min_dice``), IoU, pixel accuracy (``pipelines.segmentation_metrics``) and example
+    """Dice (gated by ``min_dice``), IoU, mean IoU, pixel accuracy (``pipelines.segmentation_metrics``) and example
     count of the ``probabilities`` map against the mask label."""
     import tensorflow_model_analysis as tfma
 
@@ -206,6 +206,7 @@ def segmentation_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma
         tfma.MetricConfig(class_name="ExampleCount"),
         tfma.MetricConfig(class_name="Dice", module=module, per_slice_thresholds=_gate(evaluation, evaluation.min_dice)),
         tfma.MetricConfig(class_name="IoU", module=module),
+        tfma.MetricConfig(class_name="MeanIoU", module=module),
         tfma.MetricConfig(class_name="PixelAccuracy", module=module),
     ]
     return tfma.EvalConfig(

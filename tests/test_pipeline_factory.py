@@ -311,7 +311,7 @@ def test_the_segmentation_task_gates_on_dice_of_the_probability_map(tmp_path):
     eval_config = json.loads(by_id["Evaluator"].exec_properties["eval_config"])
     assert eval_config["model_specs"][0]["label_key"] == "mask"
     (spec,) = eval_config["metrics_specs"]
-    assert [m["class_name"] for m in spec["metrics"]] == ["ExampleCount", "Dice", "IoU", "PixelAccuracy"]
+    assert [m["class_name"] for m in spec["metrics"]] == ["ExampleCount", "Dice", "IoU", "MeanIoU", "PixelAccuracy"]
     assert [m["class_name"] for m in spec["metrics"] if m.get("per_slice_thresholds")] == ["Dice"]
     with pytest.raises(ConfigError, match="data.source 'isbi' holds images, for task segmentation, not "
                                           "'image_classification'"):

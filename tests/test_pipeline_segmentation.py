@@ -65,6 +65,8 @@ def test_the_evaluators_scores_are_those_of_the_pushed_model(summary, held_out):
     assert summary.metrics["example_count"] == len(held_out)
     assert summary.metrics["dice"] == pytest.approx(2 * overlap / (predicted.sum() + true.sum()), abs=1e-6)
     assert summary.metrics["iou"] == pytest.approx(overlap / np.sum(predicted | true), abs=1e-6)
+    background_iou = np.sum(~predicted & ~true) / np.sum(~predicted | ~true)
+    assert summary.metrics["mean_iou"] == pytest.approx((summary.metrics["iou"] + background_iou) / 2, abs=1e-6)
     assert summary.metrics["pixel_accuracy"] == pytest.approx(np.mean(predicted == true), abs=1e-6)
     assert summary.metrics["dice"] > 0.3  # the gate
 
