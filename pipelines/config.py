@@ -66,7 +66,7 @@ class TrainingConfig:
     seed: int = 0
     strategy: str = "default"  # one of STRATEGIES: the tf.distribute strategy the Trainer uses
     # Image models: the batch norms' moving-average momentum (None: Keras' 0.99, which needs several hundred
-    # steps to settle; 0.9 for short runs; see zoo.layers.vision.set_batch_norm_momentum).
+    # steps to settle; 0.9 for short runs; see zoo.batch_norm.set_batch_norm_momentum).
     batch_norm_momentum: float | None = None
 
 

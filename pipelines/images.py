@@ -110,7 +110,7 @@ def _train_and_export(fn_args, num_classes: int, loss, metrics: list, augment) -
     from pipelines.export import export_serving_model
     from pipelines.trainer import TrainingRun
     from zoo.backend import tf
-    from zoo.layers.vision import set_batch_norm_momentum
+    from zoo.batch_norm import set_batch_norm_momentum
     from zoo.schema import IMAGE, LABEL, schema_features
 
     run = TrainingRun(fn_args)

@@ -175,7 +175,7 @@ def test_densenet_bc_100_is_the_papers_08m_cifar_network():
 
 
 def test_batch_norm_momentum_sets_every_moving_average_update():
-    from zoo.layers.vision import set_batch_norm_momentum
+    from zoo.batch_norm import set_batch_norm_momentum
 
     inputs = keras.Input((2,))
     inner = keras.Sequential([keras.layers.BatchNormalization(name="inner_bn")])

@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 import zoo
-from zoo.layers.vision import set_batch_norm_momentum
+from zoo.batch_norm import set_batch_norm_momentum
 from benchmarks.report import save, saved_results
 from zoo.backend import keras
 from zoo.data import digits
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="throughput batch at 224x224")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--bn_momentum", type=float, default=0.9,
-                        help="batch-norm moving-average momentum (zoo.layers.vision.set_batch_norm_momentum)")
+                        help="batch-norm moving-average momentum (zoo.batch_norm.set_batch_norm_momentum)")
     parser.add_argument("--seed", type=int, default=0)
     # Either part can be rerun alone; the other's rows, notes and command are kept from the saved results.
     parser.add_argument("--skip_training", action="store_true")

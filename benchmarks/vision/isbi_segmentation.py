@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 import zoo
-from zoo.layers.vision import set_batch_norm_momentum
+from zoo.batch_norm import set_batch_norm_momentum
 from benchmarks.report import save
 from zoo.backend import keras, tf
 from zoo.data import isbi
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--batch_size", type=int, default=4)
     parser.add_argument("--bn_momentum", type=float, default=0.9,
-                        help="batch-norm moving-average momentum (zoo.layers.vision.set_batch_norm_momentum)")
+                        help="batch-norm moving-average momentum (zoo.batch_norm.set_batch_norm_momentum)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data_dir", default="../shared/data/isbi2012-em-membranes")
     args = parser.parse_args()
