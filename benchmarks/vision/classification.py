@@ -46,7 +46,7 @@ def images_per_second(model, batch, repeats):
 def train_on_digits(args) -> list[dict]:
     (x_train, y_train), (x_test, y_test) = digits.load(args.size, seed=args.seed)
     training = []
-    for name in TRAINED:
+    for name in args.models:
         keras.utils.set_random_seed(args.seed)
         model = zoo.create(name, input_shape=(args.size, args.size, 1), num_classes=10)
         set_batch_norm_momentum(model, args.bn_momentum)
@@ -89,15 +89,21 @@ def main() -> None:
     # Either part can be rerun alone; the other's rows, notes and command are kept from the saved results.
     parser.add_argument("--skip_training", action="store_true")
     parser.add_argument("--skip_throughput", action="store_true")
+    parser.add_argument("--models", nargs="+", default=TRAINED, choices=TRAINED,
+                        help="models to train; the saved rows of the others are kept")
     args = parser.parse_args()
     earlier = saved_results(NAME)
     command = (".venv/bin/python -m benchmarks.vision.classification "
-               + " ".join(f"--{k} {v}" for k, v in vars(args).items() if not k.startswith("skip_")))
+               + " ".join(f"--{k} {v}" for k, v in vars(args).items() if not k.startswith("skip_") and k != "models")
+               + " --models " + " ".join(args.models))
     parts = {}  # part -> (rows, notes, command)
+    earlier_training = earlier.get("parts", {}).get("training", ([], [], ""))
     if args.skip_training:
-        parts["training"] = earlier.get("parts", {}).get("training", ([], [], ""))
+        parts["training"] = earlier_training
     else:
-        parts["training"] = (train_on_digits(args), [
+        rows = {row["model"]: row for row in earlier_training[0] if row["model"] not in args.models}
+        rows.update((row["model"], row) for row in train_on_digits(args))
+        parts["training"] = ([rows[name] for name in TRAINED if name in rows], [
             f"digits: sklearn load_digits upsampled 8 -> {args.size} px, 1 channel, stratified 80/20 split "
             f"(seed {args.seed}), {args.epochs} epochs, batch {args.batch_size}, Adam 1e-3, batch-norm momentum "
             f"{args.bn_momentum}"], command + " --skip_throughput")
