@@ -102,10 +102,11 @@ def write_isbi_mask_folder(source: str | None, folder: pathlib.Path) -> pathlib.
     return folder
 
 
-def _train_and_export(fn_args, num_classes: int, loss, metrics: list, augment) -> None:
+def _train_and_export(fn_args, head, augment) -> None:
     """Trains the configured image model on the schema's image and first label, ``augment(image, label)``
     applied to training batches only, and exports it with the decoding inside, so serving takes encoded
-    images."""
+    images. ``head(label)`` (the label's ``zoo.schema.SchemaFeature``) gives the model's number of classes,
+    its loss and its metrics."""
     import zoo
     from pipelines.export import export_serving_model
     from pipelines.trainer import TrainingRun
@@ -121,7 +122,8 @@ def _train_and_export(fn_args, num_classes: int, loss, metrics: list, augment) -
     def element(batch):
         return batch[image.name], batch[label.name]
 
-    with run.strategy.scope():
+    with run.strategy.scope():  # the metrics too belong to the strategy
+        num_classes, loss, metrics = head(label)
         model = zoo.create(run.config["model_name"], input_shape=image.image_shape, num_classes=num_classes,
                            **run.config["hparams"])
         if run.config.get("batch_norm_momentum") is not None:
@@ -137,12 +139,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Image classifiers: sparse categorical cross-entropy on the class index, with random shifts of up
     to an eighth of the image at training."""
     from zoo.backend import keras
-    from zoo.schema import LABEL, load_schema, schema_features
 
-    label = next(f for f in schema_features(load_schema(fn_args.schema_path)) if f.kind == LABEL)
     shift = keras.layers.RandomTranslation(1 / 8, 1 / 8, fill_mode="constant", seed=fn_args.custom_config["seed"])
-    _train_and_export(fn_args, label.num_classes, "sparse_categorical_crossentropy",
-                      [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    _train_and_export(fn_args, lambda label: (label.num_classes, "sparse_categorical_crossentropy",
+                                              [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]),
                       lambda image, target: (shift(image, training=True), target))
 
 
@@ -159,4 +159,5 @@ def segmentation_run_fn(fn_args: tfx.components.FnArgs) -> None:
         both = tf.image.random_flip_up_down(tf.image.random_flip_left_right(both, seed=seed), seed=seed + 1)
         return both[..., :-1], both[..., -1:]
 
-    _train_and_export(fn_args, 1, BCEDiceLoss(), [keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")], flip)
+    _train_and_export(fn_args, lambda mask: (1, BCEDiceLoss(),
+                                             [keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")]), flip)

@@ -86,11 +86,13 @@ def push_version(model_path: str, base: str, version: str) -> tuple[str, str]:
     baseline re-blesses the cached model (the resolver now gives it as its own baseline, so the Evaluator
     re-runs); pushing a copy would only make servers reload the model they serve.
     """
-    versions = sorted((name.rstrip("/") for name in fileio.listdir(base) if name.rstrip("/").isdigit()), key=int) \
-        if fileio.exists(base) else []
-    if versions and _pushed_from(os.path.join(base, versions[-1])) == model_path:
-        logging.info("version %s of %s is this model already; not pushing a copy", versions[-1], base)
-        return os.path.join(base, versions[-1]), versions[-1]
+    from serving.model_manager import discover_versions  # the versions a server would load
+
+    versions = discover_versions(base) if fileio.exists(base) else {}
+    newest = max(versions, default=None)
+    if newest is not None and _pushed_from(versions[newest]) == model_path:
+        logging.info("version %d of %s is this model already; not pushing a copy", newest, base)
+        return versions[newest], str(newest)
     serving_path = os.path.join(base, version)
     if fileio.exists(serving_path):  # the same second: TFX's Pusher skips the copy too
         logging.info("%s already exists, skipping the copy", serving_path)

@@ -19,6 +19,7 @@ import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types
 
+from pipelines.tfma_metrics import computations_per_key
 from zoo.retrieval.metrics import ndcg_at_k, recall_at_k
 
 IDS_OUTPUT = "ids"  # the output of serving_default that lists the retrieved items
@@ -56,28 +57,17 @@ class _GainCombiner(beam.CombineFn):
         return {self._key: total / count if count else float("nan")}
 
 
-def _computations(name: str, k: int, gain: Callable, model_names: Optional[list], output_names: Optional[list],
-                  example_weighted: bool) -> metric_types.MetricComputations:
-    computations = []
-    for model_name in model_names or [""]:
-        for output_name in output_names or [""]:
-            # Unweighted whatever the key says: every interaction counts once.
-            key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
-                                         example_weighted=example_weighted)
-            computations.append(metric_types.MetricComputation(
-                keys=[key], preprocessors=None, combiner=_GainCombiner(key, k, gain)))
-    return computations
-
-
 # TFMA passes a computations function only the arguments it declares (model_names for a baseline, ...).
 def _recall_computations(name: str, k: int, model_names: Optional[list] = None, output_names: Optional[list] = None,
                          example_weighted: bool = False) -> metric_types.MetricComputations:
-    return _computations(name, k, recall_at_k, model_names, output_names, example_weighted)
+    return computations_per_key(name, model_names, output_names, example_weighted,
+                                lambda key: _GainCombiner(key, k, recall_at_k))
 
 
 def _ndcg_computations(name: str, k: int, model_names: Optional[list] = None, output_names: Optional[list] = None,
                        example_weighted: bool = False) -> metric_types.MetricComputations:
-    return _computations(name, k, ndcg_at_k, model_names, output_names, example_weighted)
+    return computations_per_key(name, model_names, output_names, example_weighted,
+                                lambda key: _GainCombiner(key, k, ndcg_at_k))
 
 
 class RecallAtK(metric_types.Metric):

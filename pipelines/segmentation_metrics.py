@@ -20,6 +20,7 @@ import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types
 
+from pipelines.tfma_metrics import computations_per_key
 from zoo.layers.vision import PROBABILITIES
 
 _COUNTS = 5  # intersection, predicted, true, correct pixels, pixels
@@ -64,45 +65,45 @@ class _MaskCombiner(beam.CombineFn):
         return {self._key: _scores(accumulator)[self._score]}
 
 
-def _computations(score: str):
-    # TFMA passes a computations function only the arguments it declares (model_names for a baseline, ...).
-    def computations(name: str, model_names: Optional[list] = None, output_names: Optional[list] = None,
-                     example_weighted: bool = False) -> metric_types.MetricComputations:
-        keys = [metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
-                                       example_weighted=example_weighted)  # every pixel counts once
-                for model_name in model_names or [""] for output_name in output_names or [""]]
-        return [metric_types.MetricComputation(keys=[key], preprocessors=None, combiner=_MaskCombiner(key, score))
-                for key in keys]
+class _MaskScore(metric_types.Metric):
+    """One of ``_scores``, its ``score``, named after it."""
 
-    return computations
+    score: str
+
+    def __init__(self, name: Optional[str] = None):
+        score = self.score
+
+        # TFMA passes a computations function only the arguments it declares (model_names for a baseline, ...).
+        def computations(name: str, model_names: Optional[list] = None, output_names: Optional[list] = None,
+                         example_weighted: bool = False) -> metric_types.MetricComputations:
+            return computations_per_key(name, model_names, output_names, example_weighted,
+                                        lambda key: _MaskCombiner(key, score))
+
+        super().__init__(computations, name=name or score)
 
 
-class Dice(metric_types.Metric):
+class Dice(_MaskScore):
     """``dice``: twice the overlap of predicted and true foreground over their sizes summed."""
 
-    def __init__(self, name: str = "dice"):
-        super().__init__(_computations("dice"), name=name)
+    score = "dice"
 
 
-class IoU(metric_types.Metric):
+class IoU(_MaskScore):
     """``iou``: the overlap of predicted and true foreground over their union."""
 
-    def __init__(self, name: str = "iou"):
-        super().__init__(_computations("iou"), name=name)
+    score = "iou"
 
 
-class MeanIoU(metric_types.Metric):
+class MeanIoU(_MaskScore):
     """``mean_iou``: the IoU of the foreground and of the background, averaged."""
 
-    def __init__(self, name: str = "mean_iou"):
-        super().__init__(_computations("mean_iou"), name=name)
+    score = "mean_iou"
 
 
-class PixelAccuracy(metric_types.Metric):
+class PixelAccuracy(_MaskScore):
     """``pixel_accuracy``: the share of pixels predicted right, foreground or background."""
 
-    def __init__(self, name: str = "pixel_accuracy"):
-        super().__init__(_computations("pixel_accuracy"), name=name)
+    score = "pixel_accuracy"
 
 
 for _metric in (Dice, IoU, MeanIoU, PixelAccuracy):

@@ -96,8 +96,8 @@ def _slicing_specs(evaluation: EvaluationConfig) -> list:
     return [tfma.SlicingSpec(), *(tfma.SlicingSpec(feature_keys=[f]) for f in evaluation.slices)]
 
 
-def ranking_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
-    """The binary metrics of ``_binary_metrics``, the AUC gated, overall and per slice, on raw examples."""
+def _one_label_eval_config(evaluation: EvaluationConfig, heads: dict, metrics: list) -> "tfma.EvalConfig":
+    """``metrics`` of the model's one head, against its label, overall and per slice, on raw examples."""
     import tensorflow_model_analysis as tfma
 
     (label,) = heads
@@ -105,8 +105,13 @@ def ranking_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.Eval
         # One spec: TFX adds the baseline's copy when its resolver found one.
         model_specs=[_model_spec(label_key=label)],
         slicing_specs=_slicing_specs(evaluation),
-        metrics_specs=[tfma.MetricsSpec(metrics=_binary_metrics(evaluation, gate=True))],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
+
+
+def ranking_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
+    """The binary metrics of ``_binary_metrics``, the AUC gated."""
+    return _one_label_eval_config(evaluation, heads, _binary_metrics(evaluation, gate=True))
 
 
 def multitask_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
@@ -131,7 +136,6 @@ def retrieval_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.Ev
 
     import tensorflow_model_analysis as tfma
 
-    (item,) = heads
     metrics = [tfma.MetricConfig(class_name="ExampleCount")]
     for k in RETRIEVAL_KS:
         for class_name in ("RecallAtK", "NdcgAtK"):
@@ -139,11 +143,7 @@ def retrieval_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.Ev
             metrics.append(tfma.MetricConfig(
                 class_name=class_name, module="pipelines.retrieval_metrics", config=json.dumps({"k": k}),
                 per_slice_thresholds=_gate(evaluation, evaluation.min_recall) if gated else []))
-    return tfma.EvalConfig(
-        model_specs=[_model_spec(label_key=item)],
-        slicing_specs=_slicing_specs(evaluation),
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
-    )
+    return _one_label_eval_config(evaluation, heads, metrics)
 
 
 def retrieval_heads(model: ModelConfig, features: list) -> dict[str, str]:
@@ -180,7 +180,6 @@ def image_classification_eval_config(evaluation: EvaluationConfig, heads: dict) 
     on raw examples with encoded images; the label is the class index."""
     import tensorflow_model_analysis as tfma
 
-    (label,) = heads
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
         tfma.MetricConfig(class_name="SparseCategoricalAccuracy", config='{"name": "accuracy"}',
@@ -188,11 +187,7 @@ def image_classification_eval_config(evaluation: EvaluationConfig, heads: dict) 
         tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy", config='{"name": "top_5_accuracy", "k": 5}'),
         tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
     ]
-    return tfma.EvalConfig(
-        model_specs=[_model_spec(label_key=label)],
-        slicing_specs=_slicing_specs(evaluation),
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
-    )
+    return _one_label_eval_config(evaluation, heads, metrics)
 
 
 def segmentation_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
@@ -200,7 +195,6 @@ def segmentation_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma
     count of the ``probabilities`` map against the mask label."""
     import tensorflow_model_analysis as tfma
 
-    (mask,) = heads
     module = "pipelines.segmentation_metrics"
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
@@ -209,11 +203,7 @@ def segmentation_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma
         tfma.MetricConfig(class_name="MeanIoU", module=module),
         tfma.MetricConfig(class_name="PixelAccuracy", module=module),
     ]
-    return tfma.EvalConfig(
-        model_specs=[_model_spec(label_key=mask)],
-        slicing_specs=_slicing_specs(evaluation),
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
-    )
+    return _one_label_eval_config(evaluation, heads, metrics)
 
 
 def _image_and_label(model: ModelConfig, features: list, label_types: tuple, what: str):

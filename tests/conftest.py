@@ -59,6 +59,18 @@ def adult_regression_schema(tmp_path_factory) -> pathlib.Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def read_eval_split():
+    """``(config, ExampleGen's id)`` -> every serialized tf.Example of a pipeline run's eval split."""
+    from pipelines.push import read_split
+
+    def read(config, example_gen: str) -> list[bytes]:
+        (split,) = pathlib.Path(config.pipeline_root, example_gen, "examples").glob("*/Split-eval")
+        return read_split(str(split))
+
+    return read
+
+
 @pytest.fixture(scope="module")
 def small_image_config(tmp_path_factory):
     """``(name, shape)`` -> the shipped ``configs/<name>.yaml`` with its schema's images (and masks) at

@@ -34,12 +34,9 @@ def summary(config):
 
 
 @pytest.fixture(scope="module")
-def held_out(config) -> tuple[list[bytes], np.ndarray]:
+def held_out(config, read_eval_split) -> tuple[list[bytes], np.ndarray]:
     """The eval split's serialized examples and labels."""
-    from pipelines.push import read_split
-
-    (split,) = pathlib.Path(config.pipeline_root, "ImportExampleGen", "examples").glob("*/Split-eval")
-    examples = read_split(str(split))
+    examples = read_eval_split(config, "ImportExampleGen")
     labels = np.array([tf.train.Example.FromString(e).features.feature["label"].int64_list.value[0] for e in examples])
     return examples, labels
 

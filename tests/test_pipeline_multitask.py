@@ -62,17 +62,10 @@ def test_every_head_is_evaluated_and_the_headline_head_decides(summary):
     assert summary.blessed and summary.pushed_path
 
 
-def _eval_split(config) -> list[bytes]:
-    from pipelines.push import read_split
-
-    (split,) = pathlib.Path(config.pipeline_root, "CsvExampleGen", "examples").glob("*/Split-eval")
-    return read_split(str(split))
-
-
-def test_the_regression_heads_evaluator_numbers_are_those_of_the_pushed_model(summary, config):
+def test_the_regression_heads_evaluator_numbers_are_those_of_the_pushed_model(summary, config, read_eval_split):
     """Recomputed here from the pushed model's answers on the held-out split: the Evaluator measured the
     regression head against its own label, on every held-out example."""
-    held_out = _eval_split(config)
+    held_out = read_eval_split(config, "CsvExampleGen")
     labels = np.array([tf.train.Example.FromString(e).features.feature[REGRESSION_HEAD].int64_list.value[0]
                        for e in held_out], dtype=np.float64)
     serve = tf.saved_model.load(summary.pushed_path).signatures["serving_default"]

@@ -39,11 +39,8 @@ def summary(config):
 
 
 @pytest.fixture(scope="module")
-def held_out(config) -> list[bytes]:
-    from pipelines.push import read_split
-
-    (split,) = pathlib.Path(config.pipeline_root, "ImportExampleGen", "examples").glob("*/Split-eval")
-    return read_split(str(split))
+def held_out(config, read_eval_split) -> list[bytes]:
+    return read_eval_split(config, "ImportExampleGen")
 
 
 def _feature(example: bytes, name: str) -> bytes:
