@@ -12,7 +12,7 @@ demo: setup
 	$(PYTHON) -m zoo.cli demo
 
 test: setup
-	$(PYTHON) -m pytest -p no:cacheprovider -ra -n auto --maxprocesses 2 --dist loadgroup --durations 25 $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -p no:cacheprovider -ra -n auto --maxprocesses 2 --dist loadgroup --no-loadscope-reorder --durations 25 $(PYTEST_ARGS)
 
 # Regenerates requirements.lock from pyproject.toml (needs network access to the package index).
 lock: setup

@@ -4,6 +4,9 @@ Signatures (all apply the raw schema's parsing, Transform, then the model):
 
 - ``serving_default``: serialized ``tf.Example``s of *raw* features (TF Serving's ``examples`` input),
   returning the model's named outputs (one per head of a multi-task model). TFMA evaluates through it.
+  An image model's (its schema has a ``zoo.kind=image`` feature) takes the encoded images themselves
+  instead, as its ``predict_raw`` does (``{"b64": ...}`` over REST); its tf.Example signature, the one
+  TFMA evaluates, is ``serving_examples``.
 - ``predict_raw``: one named tensor per raw feature, so JSON clients need no tf.Example. A
   single-valued optional feature is ``[batch]``, a multi-valued one ``[batch, n]``; in both, 0 (or
   ``""`` for strings) means "no value", as an absent feature in a tf.Example.
@@ -15,9 +18,10 @@ Signatures (all apply the raw schema's parsing, Transform, then the model):
   models: ``p`` itself, as TF's canned binary classifiers also export it, for clients that want one
   score per example (ranking by CTR) through TF Serving's Regress API.
 - A multi-task model has these per head: ``classify_<head>`` (binary heads) and ``regress_<head>``.
-- A binary segmentation model (one sigmoid channel) returns, beside its ``probabilities`` map, the mask
-  as a grey PNG, ``mask_png_bytes`` (255 where the probability is 0.5 or more; TF Serving's REST API
-  sends outputs named ``*_bytes`` as ``{"b64": ...}``).
+- A segmentation model returns, beside its ``probabilities`` map, the mask as a tensor, ``mask``
+  (``[batch, height, width, 1]`` uint8: 1 where a one-channel model's probability is 0.5 or more, else
+  the most probable class), and as a grey PNG, ``mask_png_bytes`` (0/255 for one channel, else the class
+  indices; TF Serving's REST API sends outputs named ``*_bytes`` as ``{"b64": ...}``).
 
 ``assets.extra/`` holds the model card (``zoo_card.json``) and TF Serving warm-up requests
 (``tf_serving_warmup_requests``, ``PredictionLog`` records) built from the given real examples.
@@ -31,10 +35,11 @@ from typing import Any, Sequence
 import tensorflow_transform as tft
 from tensorflow_serving.apis import classification_pb2, predict_pb2, prediction_log_pb2, regression_pb2
 
+from pipelines.tasks import EXAMPLES_SIGNATURE
 from pipelines.transform import raw_serving_spec
 from zoo.backend import tf
 from zoo.layers.vision import PROBABILITIES
-from zoo.schema import BINARY, MULTICLASS, REGRESSION
+from zoo.schema import BINARY, IMAGE, MULTICLASS, REGRESSION, schema_features
 
 SERVING_INPUT = "examples"
 CLASSIFY_INPUT = "inputs"  # TF Serving's required input key for classify signatures
@@ -48,7 +53,8 @@ METHODS = {CLASSIFY_SIGNATURE: CLASSIFY_METHOD, REGRESS_SIGNATURE: REGRESS_METHO
 CARD_FILE = "zoo_card.json"
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_BATCH = 8  # examples per warm-up request
-MASK_PNG = "mask_png_bytes"  # a binary segmentation model's mask as a PNG
+MASK = "mask"  # a segmentation model's mask: 0/1, or the class index
+MASK_PNG = "mask_png_bytes"  # the mask as a PNG
 
 
 def _predict_raw_features(model, raw_features, inputs: dict[str, str]) -> dict:
@@ -59,9 +65,14 @@ def _predict_raw_features(model, raw_features, inputs: dict[str, str]) -> dict:
     outputs = model({name: transformed[inputs.get(name, name)] for name in input_names})
     outputs = outputs if isinstance(outputs, dict) else {model.output_names[0]: outputs}
     probabilities = outputs.get(PROBABILITIES)
-    if probabilities is not None and probabilities.shape.rank == 4 and probabilities.shape[-1] == 1:
-        outputs[MASK_PNG] = tf.map_fn(lambda p: tf.io.encode_png(tf.cast(p >= 0.5, tf.uint8) * 255), probabilities,
-                                      fn_output_signature=tf.string)
+    if probabilities is not None and probabilities.shape.rank == 4:  # a segmentation model
+        if probabilities.shape[-1] == 1:
+            mask = tf.cast(probabilities >= 0.5, tf.uint8)
+            grey = mask * 255  # visible as black and white
+        else:
+            mask = grey = tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)[..., None]
+        outputs[MASK] = mask
+        outputs[MASK_PNG] = tf.map_fn(tf.io.encode_png, grey, fn_output_signature=tf.string)
     return outputs
 
 
@@ -127,10 +138,11 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
     def serve_raw(features):
         return _predict_raw_features(model, as_parsed(parse_spec, features), inputs)
 
-    signatures = {
-        "serving_default": serve_examples.get_concrete_function(),
-        RAW_SIGNATURE: serve_raw.get_concrete_function(),
-    }
+    examples, raw = serve_examples.get_concrete_function(), serve_raw.get_concrete_function()
+    if any(feature.kind == IMAGE for feature in schema_features(schema)):
+        signatures = {"serving_default": raw, RAW_SIGNATURE: raw, EXAMPLES_SIGNATURE: examples}
+    else:
+        signatures = {"serving_default": examples, RAW_SIGNATURE: raw}
     heads = _heads(model)
     for head, kind in heads.items():
         suffix = "" if len(heads) == 1 else f"_{head}"
@@ -161,11 +173,6 @@ def _regress_function(predict_examples, head: str):
         return {REGRESS_OUTPUT: tf.cast(predict_examples(inputs)[head], tf.float32)[:, 0]}
 
     return regress
-
-
-def serving_signature(model, tf_transform_output: tft.TFTransformOutput, schema):
-    """The concrete ``serving_default`` function for ``model``."""
-    return serving_signatures(model, tf_transform_output, schema)["serving_default"]
 
 
 def export_serving_model(model, tf_transform_output: tft.TFTransformOutput, schema, export_dir: str, *,
@@ -226,11 +233,29 @@ _EXAMPLE_APIS = {
 }
 
 
+def _predict_request(key: str, signature_def, batch: list[bytes]) -> predict_pb2.PredictRequest:
+    """Predict on signature ``key`` for the serialized raw examples ``batch``: the examples themselves, or,
+    where the signature takes raw features (an image model's ``serving_default``), each example's value of
+    each input's feature."""
+    request = predict_pb2.PredictRequest()
+    request.model_spec.signature_name = key
+    if set(signature_def.inputs) == {SERVING_INPUT}:
+        request.inputs[SERVING_INPUT].CopyFrom(tf.make_tensor_proto(batch, dtype=tf.string))
+        return request
+    features = [tf.train.Example.FromString(example).features.feature for example in batch]
+    for name in signature_def.inputs:
+        values = [feature[name].bytes_list.value[0] for feature in features]
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(values, dtype=tf.string))
+    return request
+
+
 def write_warmup_requests(export_dir: str, examples: list[bytes]) -> str:
     """Writes ``assets.extra/tf_serving_warmup_requests``: ``PredictionLog`` records that TF Serving
     replays before serving, over batches of the given serialized raw examples: Predict on
-    ``serving_default``, and Classify / Regress where the SavedModel has those signatures."""
+    ``serving_default`` (and ``serving_examples`` where it has it), and Classify / Regress where the
+    SavedModel has those signatures."""
     signature_defs = _saved_model_proto(export_dir).meta_graphs[0].signature_def
+    predicted = [key for key in ("serving_default", EXAMPLES_SIGNATURE) if key in signature_defs]
     example_apis = sorted((key, signature.method_name) for key, signature in signature_defs.items()
                           if signature.method_name in _EXAMPLE_APIS)
     extra = os.path.join(export_dir, "assets.extra")
@@ -239,10 +264,8 @@ def write_warmup_requests(export_dir: str, examples: list[bytes]) -> str:
     with tf.io.TFRecordWriter(path) as writer:
         for start in range(0, len(examples), WARMUP_BATCH):
             batch = examples[start:start + WARMUP_BATCH]
-            predict = predict_pb2.PredictRequest()
-            predict.model_spec.signature_name = "serving_default"
-            predict.inputs[SERVING_INPUT].CopyFrom(tf.make_tensor_proto(batch, dtype=tf.string))
-            records = [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=predict))]
+            records = [prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
+                request=_predict_request(key, signature_defs[key], batch))) for key in predicted]
             for key, method in example_apis:
                 log_field, request_type, log_type = _EXAMPLE_APIS[method]
                 request = request_type()

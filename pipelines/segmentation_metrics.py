@@ -2,7 +2,7 @@
 pipeline.
 
 An eval example is a raw tf.Example: the encoded image and the encoded mask (the ``ModelSpec``'s
-label). The model's ``serving_default`` returns the foreground probability per pixel (``probabilities``); a pixel is
+label). The model's ``serving_examples`` returns the foreground probability per pixel (``probabilities``); a pixel is
 predicted foreground at 0.5 or more. The label is decoded as Transform decodes it for training
 (``pipelines.transform.decode_masks``), at the prediction's size. Over all pixels of a slice, with
 ``P`` the predicted and ``T`` the true foreground:
@@ -50,7 +50,7 @@ class _MaskCombiner(beam.CombineFn):
         from zoo.backend import tf
 
         predictions = element.get_predictions(self._key.model_name, self._key.output_name)
-        if isinstance(predictions, dict):  # serving_default also returns the mask as PNG bytes
+        if isinstance(predictions, dict):  # the model also returns the mask, as a tensor and a PNG
             predictions = predictions[PROBABILITIES]
         predicted = np.asarray(predictions) >= 0.5
         (encoded,) = np.asarray(element.get_labels(self._key.model_name, self._key.output_name)).reshape(-1)

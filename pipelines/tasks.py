@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 RETRIEVAL_KS = (10, 50, 100)  # the K of the retrieval Evaluator's Recall@K and NDCG@K; the largest is gated
 CANDIDATE = "candidate"  # the type of a retrieval model's head: the item it should retrieve
+# The tf.Example signature of an image model, whose serving_default takes the images (pipelines.export).
+EXAMPLES_SIGNATURE = "serving_examples"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +79,9 @@ def _regression_metrics() -> list:
         "MeanPrediction")]
 
 
-def _model_spec(**labels) -> "tfma.ModelSpec":
-    """The pushed model as TFMA sees it: its ``serving_default`` signature on serialized raw examples.
+def _model_spec(signature: str = "serving_default", **labels) -> "tfma.ModelSpec":
+    """The pushed model as TFMA sees it: its ``signature`` on serialized raw examples (``serving_default``,
+    or an image model's ``serving_examples``, as its ``serving_default`` takes the images themselves).
 
     ``tf_generic`` makes TFMA load it with ``tf.saved_model.load``, which needs only TensorFlow. As a
     Keras model it would need the zoo classes registered, and a Beam worker in its own process (DirectRunner
@@ -87,7 +90,7 @@ def _model_spec(**labels) -> "tfma.ModelSpec":
     """
     import tensorflow_model_analysis as tfma
 
-    return tfma.ModelSpec(signature_name="serving_default", model_type="tf_generic", **labels)
+    return tfma.ModelSpec(signature_name=signature, model_type="tf_generic", **labels)
 
 
 def _slicing_specs(evaluation: EvaluationConfig) -> list:
@@ -96,14 +99,16 @@ def _slicing_specs(evaluation: EvaluationConfig) -> list:
     return [tfma.SlicingSpec(), *(tfma.SlicingSpec(feature_keys=[f]) for f in evaluation.slices)]
 
 
-def _one_label_eval_config(evaluation: EvaluationConfig, heads: dict, metrics: list) -> "tfma.EvalConfig":
-    """``metrics`` of the model's one head, against its label, overall and per slice, on raw examples."""
+def _one_label_eval_config(evaluation: EvaluationConfig, heads: dict, metrics: list,
+                           signature: str = "serving_default") -> "tfma.EvalConfig":
+    """``metrics`` of the model's one head, against its label, overall and per slice, on raw examples
+    through ``signature``."""
     import tensorflow_model_analysis as tfma
 
     (label,) = heads
     return tfma.EvalConfig(
         # One spec: TFX adds the baseline's copy when its resolver found one.
-        model_specs=[_model_spec(label_key=label)],
+        model_specs=[_model_spec(signature, label_key=label)],
         slicing_specs=_slicing_specs(evaluation),
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
@@ -187,7 +192,7 @@ def image_classification_eval_config(evaluation: EvaluationConfig, heads: dict) 
         tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy", config='{"name": "top_5_accuracy", "k": 5}'),
         tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
     ]
-    return _one_label_eval_config(evaluation, heads, metrics)
+    return _one_label_eval_config(evaluation, heads, metrics, EXAMPLES_SIGNATURE)
 
 
 def segmentation_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.EvalConfig":
@@ -203,7 +208,7 @@ def segmentation_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma
         tfma.MetricConfig(class_name="MeanIoU", module=module),
         tfma.MetricConfig(class_name="PixelAccuracy", module=module),
     ]
-    return _one_label_eval_config(evaluation, heads, metrics)
+    return _one_label_eval_config(evaluation, heads, metrics, EXAMPLES_SIGNATURE)
 
 
 def _image_and_label(model: ModelConfig, features: list, label_types: tuple, what: str):

@@ -1,6 +1,6 @@
 """Image classification through the real pipeline: scikit-learn's handwritten digits (real 8x8 images)
 written as an image folder of PNGs, then tf.Examples of the encoded bytes; Transform decodes them, a
-small DenseNet-BC trains, the Evaluator gates on accuracy, and the pushed model serves encoded images.
+small DenseNet-BC trains, the Evaluator gates on accuracy, and the pushed model serves encoded images on serving_default.
 """
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def held_out(config, read_eval_split) -> tuple[list[bytes], np.ndarray]:
 
 
 def _probabilities(pushed_path: str, examples: list[bytes]) -> np.ndarray:
-    serve = tf.saved_model.load(pushed_path).signatures["serving_default"]
+    """What the signature that TFMA evaluates returns for the serialized examples."""
+    serve = tf.saved_model.load(pushed_path).signatures["serving_examples"]
     return np.concatenate([serve(examples=tf.constant(examples[i:i + BATCH]))["probabilities"].numpy()
                            for i in range(0, len(examples), BATCH)])
 
@@ -89,9 +90,12 @@ def test_a_model_below_the_accuracy_threshold_is_not_pushed(summary, config):
     assert failure.startswith("accuracy is ")
 
 
-def test_the_pushed_model_serves_encoded_images(summary, config, held_out):
-    """REST clients send the PNG bytes themselves (predict_raw, {"b64": ...}) or tf.Examples holding them
-    (serving_default, classify); all three give the same probabilities."""
+def test_the_pushed_model_serves_encoded_images(summary, config, held_out, caplog):
+    """REST clients send the PNG bytes on serving_default (``{"b64": ...}``, bare or named, as TF Serving
+    takes a one-input signature's instances), or tf.Examples holding them (serving_examples, classify);
+    all give the probabilities that the Evaluator scored. The warm-up requests use the same three."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
     from pipelines.demo import http_json
     from serving.codec import example_to_json
     from serving.server import start_server
@@ -101,16 +105,29 @@ def test_the_pushed_model_serves_encoded_images(summary, config, held_out):
     images = [tf.train.Example.FromString(e).features.feature["image"].bytes_list.value[0] for e in examples]
     assert all(image.startswith(b"\x89PNG") for image in images)
     expected = _probabilities(summary.pushed_path, examples)
+    b64 = [{"b64": base64.b64encode(image).decode()} for image in images]
     name = config.serving_model_name
-    with start_server(name, str(pathlib.Path(summary.pushed_path).parent)) as server:
-        url = f"{server.url}/v1/models/{name}"
-        raw = http_json(f"{url}:predict", {"signature_name": "predict_raw", "instances": [
-            {"image": {"b64": base64.b64encode(image).decode()}} for image in images]})
-        # One output: TF Serving's row format gives each prediction as the bare list of probabilities.
-        np.testing.assert_allclose(raw["predictions"], expected, atol=1e-6)
-        classified = http_json(f"{url}:classify", {"signature_name": "classify",
-                                                   "examples": [example_to_json(e) for e in examples]})
+    with caplog.at_level("INFO", logger="serving.model_manager"):
+        with start_server(name, str(pathlib.Path(summary.pushed_path).parent)) as server:
+            url = f"{server.url}/v1/models/{name}"
+            bare = http_json(f"{url}:predict", {"instances": b64})
+            named = http_json(f"{url}:predict", {"signature_name": "predict_raw",
+                                                 "instances": [{"image": image} for image in b64]})
+            classified = http_json(f"{url}:classify", {"signature_name": "classify",
+                                                       "examples": [example_to_json(e) for e in examples]})
+    # One output: TF Serving's row format gives each prediction as the bare list of probabilities.
+    np.testing.assert_allclose(bare["predictions"], expected, atol=1e-6)
+    np.testing.assert_allclose(named["predictions"], expected, atol=1e-6)
     for result, probabilities in zip(classified["results"], expected):
         assert [label for label, _ in result] == [str(digit) for digit in range(10)]
         np.testing.assert_allclose([score for _, score in result], probabilities, atol=1e-6)
     assert "regress" not in tf.saved_model.load(summary.pushed_path).signatures  # classes have no single value
+
+    warmup = pathlib.Path(summary.pushed_path, "assets.extra", "tf_serving_warmup_requests")
+    logs = [prediction_log_pb2.PredictionLog.FromString(r) for r in tf.compat.v1.io.tf_record_iterator(str(warmup))]
+    assert [(log.WhichOneof("log_type"), getattr(log, log.WhichOneof("log_type")).request.model_spec.signature_name)
+            for log in logs] == [("predict_log", "serving_default"), ("predict_log", "serving_examples"),
+                                 ("classify_log", "classify")] * 4
+    warm_images = tf.make_ndarray(logs[0].predict_log.request.inputs["image"])
+    assert len(warm_images) == 8 and all(image.startswith(b"\x89PNG") for image in warm_images)
+    assert "replayed 12 warm-up requests" in caplog.text

@@ -1,7 +1,7 @@
 """Binary segmentation through the real pipeline: the ISBI 2012 EM slices (the U-Net paper's data) as
 tf.Examples of PNG bytes; Transform decodes and resizes images and masks, a small U-Net trains, the
 Evaluator measures Dice, IoU and pixel accuracy and gates on Dice, and the pushed model takes an
-encoded image and returns the probabilities and the mask as a PNG.
+encoded image on serving_default and returns the probabilities and the mask, as a tensor and as a PNG.
 """
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def test_the_evaluators_scores_are_those_of_the_pushed_model(summary, held_out):
     from pipelines.transform import decode_masks
 
     assert summary.blessed and summary.pushed_path
-    outputs = tf.saved_model.load(summary.pushed_path).signatures["serving_default"](examples=tf.constant(held_out))
+    # serving_examples: the tf.Example signature that TFMA evaluates
+    outputs = tf.saved_model.load(summary.pushed_path).signatures["serving_examples"](examples=tf.constant(held_out))
     predicted = outputs["probabilities"].numpy() >= 0.5
     assert predicted.shape == (len(held_out), 64, 64, 1)
     true = decode_masks(tf.constant([_feature(e, "mask") for e in held_out]), (64, 64, 1)).numpy() > 0.5
@@ -68,19 +69,19 @@ def test_the_evaluators_scores_are_those_of_the_pushed_model(summary, held_out):
     assert summary.metrics["dice"] > 0.3  # the gate
 
 
-def test_the_pushed_model_takes_an_image_and_returns_the_mask_as_png(summary, config, held_out):
+def test_the_pushed_model_takes_an_image_and_returns_the_mask_as_tensor_and_png(summary, config, held_out):
     from pipelines.demo import http_json
     from serving.server import start_server
 
     images = [_feature(e, "image") for e in held_out[:2]]
-    expected = tf.saved_model.load(summary.pushed_path).signatures["serving_default"](
+    expected = tf.saved_model.load(summary.pushed_path).signatures["serving_examples"](
         examples=tf.constant(held_out[:2]))["probabilities"].numpy()
     name = config.serving_model_name
     with start_server(name, str(pathlib.Path(summary.pushed_path).parent)) as server:
-        body = {"signature_name": "predict_raw",
-                "instances": [{"image": {"b64": base64.b64encode(image).decode()}} for image in images]}
+        body = {"instances": [{"b64": base64.b64encode(image).decode()} for image in images]}  # serving_default
         predictions = http_json(f"{server.url}/v1/models/{name}:predict", body)["predictions"]
     for row, probabilities in zip(predictions, expected):
         np.testing.assert_allclose(row["probabilities"], probabilities, atol=1e-6)
+        np.testing.assert_array_equal(row["mask"], probabilities >= 0.5)
         mask = tf.io.decode_png(base64.b64decode(row["mask_png_bytes"]["b64"])).numpy()
         np.testing.assert_array_equal(mask, np.where(probabilities >= 0.5, 255, 0))
