@@ -67,10 +67,6 @@ class TrainingRun:
             training_element: Callable[[dict], object] | None = None) -> None:
         """Trains ``model`` for the Trainer's steps on ``element``-mapped batches (``training_element``'s
         for the train split, where it differs: augmentation), validating on eval."""
-        # Slot variables now rather than in the first step: tf.function traces a step that creates
-        # variables twice, which nearly doubles the cost of compiling the train step.
-        with self.strategy.scope():
-            model.optimizer.build(model.trainable_variables)
         history = model.fit(
             self.dataset(self.fn_args.train_files, True, training_element or element),
             steps_per_epoch=self.fn_args.train_steps,

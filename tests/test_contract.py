@@ -26,7 +26,6 @@ def trained(request, contract_data):
     card = zoo.get_card(request.param)
     model = zoo.create(request.param, contract_data["spec"], **{k: v for k, v in SMALL.items() if k in card.defaults})
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=card.loss)
-    model.optimizer.build(model.trainable_variables)  # as the Trainer does: the train step is traced once
     history = model.fit(contract_data["inputs"], contract_data["labels"], batch_size=256, epochs=1, verbose=0)
     return request.param, model, history.history["loss"][0]
 
@@ -76,8 +75,14 @@ def exported(trained, contract_data, contract_schema, tmp_path_factory):
                                 str(tmp_path_factory.mktemp("export")))
 
 
-def _assert_loads_as_same_model(model, path, inputs):
-    loaded = keras.models.load_model(path)  # no custom_objects: registration is enough
+@pytest.fixture(scope="module")
+def loaded(exported):
+    """The export loaded back once by Keras, no custom_objects: registration is enough. Its ``signatures``
+    are the SavedModel's, as ``tf.saved_model.load`` and TF Serving load them."""
+    return keras.models.load_model(exported)
+
+
+def _assert_same_model(loaded, model, inputs):
     assert type(loaded) is type(model)
     np.testing.assert_allclose(_predict(loaded, inputs), _predict(model, inputs), atol=1e-5)
 
@@ -85,15 +90,14 @@ def _assert_loads_as_same_model(model, path, inputs):
 def test_keras_format_save_and_load_gives_same_predictions(trained, contract_data, tmp_path):
     _, model, _ = trained
     model.save(tmp_path / "model.keras")
-    _assert_loads_as_same_model(model, tmp_path / "model.keras", contract_data["inputs"])
+    _assert_same_model(keras.models.load_model(tmp_path / "model.keras"), model, contract_data["inputs"])
 
 
-def test_saved_model_load_gives_same_predictions(trained, contract_data, exported):
-    _assert_loads_as_same_model(trained[1], exported, contract_data["inputs"])
+def test_saved_model_load_gives_same_predictions(trained, contract_data, loaded):
+    _assert_same_model(loaded, trained[1], contract_data["inputs"])
 
 
-def test_serving_signature_on_raw_examples_matches_model(trained, contract_data, exported):
+def test_serving_signature_on_raw_examples_matches_model(trained, contract_data, loaded):
     _, model, _ = trained
-    serving = tf.saved_model.load(exported).signatures["serving_default"]
-    (output,) = serving(examples=contract_data["serialized"]).values()
+    (output,) = loaded.signatures["serving_default"](examples=contract_data["serialized"]).values()
     np.testing.assert_allclose(output.numpy(), _predict(model, contract_data["inputs"]), atol=1e-5)

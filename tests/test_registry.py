@@ -85,6 +85,29 @@ def test_missing_required_feature_kind_names_it():
         zoo.create("deepfm", numeric_only)
 
 
+@pytest.mark.parametrize("name, args", [("wide_deep", (SPEC,)), ("unet", ())])  # the two base classes
+def test_compile_builds_the_optimizer_so_the_train_step_is_traced_once(name, args):
+    import numpy as np
+
+    from zoo.backend import keras
+
+    model = zoo.create(name, *args, **({"hidden_units": (4,)} if args else {"depth": 1, "base_filters": 2}))
+    model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
+    slots = {v.name for v in model.optimizer.variables}  # Adam: a first and a second moment per variable
+    assert len(slots) == 1 + 2 * len(model.trainable_variables)
+    if args:
+        data = {"user": np.array([1, 2]), "item": np.array([3, 4]), "age": np.array([0.5, -0.5])}, np.array([0, 1])
+    else:
+        data = np.zeros((2, 8, 8, 1), np.float32), np.ones((2, 8, 8, 1), np.float32)
+    model.fit(*data, batch_size=2, epochs=2, verbose=0)
+    assert model.train_function.experimental_get_tracing_count() == 1
+    # A legacy optimizer has no build; Keras creates its slots in the first step, as before.
+    legacy = zoo.create(name, *args, **({"hidden_units": (4,)} if args else {"depth": 1, "base_filters": 2}))
+    legacy.compile(optimizer=keras.optimizers.legacy.Adam(), loss="binary_crossentropy")
+    assert not legacy.optimizer.variables()
+    assert np.isfinite(legacy.fit(*data, batch_size=2, epochs=1, verbose=0).history["loss"][0])
+
+
 def test_create_accepts_a_feature_spec_config():
     model = zoo.create("wide_deep", SPEC.to_config(), hidden_units=(4,))
     assert model.features == SPEC

@@ -8,30 +8,24 @@ from __future__ import annotations
 import math
 
 from zoo.backend import keras
-from zoo.config import constructor_config
+from zoo.config import ConfiguredModel
 
 BN_EPSILON = 1.001e-5  # tf.keras.applications' value, so DenseNet matches it layer for layer
 IMAGE_INPUTS = {"image": "required"}  # the card's inputs of every image model
 PROBABILITIES = "probabilities"  # the classification head's output
 
 
-class VisionModel(keras.Model):
-    """A zoo model on images (``ZooModel``'s contract): constructor arguments are the config;
-    ``input_shape`` (without batch) and ``num_classes`` are hyper-parameters.
+class VisionModel(ConfiguredModel):
+    """A zoo model on images: ``input_shape`` (without batch) and ``num_classes`` are hyper-parameters.
 
     Keras already exposes ``input_shape`` as a read-only property (with the batch axis), so it is
-    not stored as an attribute; the config reads it back from the model's input instead. (Not a
-    ``ZooModel`` subclass: ``zoo.models.base`` imports every family, which import this module.)
+    not stored as an attribute; the config reads it back from the model's input instead.
     """
 
     def get_config(self):
-        config = constructor_config(self, {"name": self.name, "trainable": self.trainable})
+        config = super().get_config()
         config["input_shape"] = list(self.input_shape[1:])
         return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**config)
 
 
 def image_input(input_shape):

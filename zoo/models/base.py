@@ -2,27 +2,15 @@
 from __future__ import annotations
 
 from zoo.backend import keras
-from zoo.config import constructor_config
+from zoo.config import ConfiguredModel
 
 
 TABULAR_INPUTS = {"categorical": "required", "numeric": "optional", "sequence": "optional"}
 """What a model on schema features accepts: ids required, dense and multi-valued features pooled in."""
 
 
-class ZooModel(keras.Model):
-    """A functional Keras model whose constructor arguments are its config.
-
-    Subclasses build their graph from locals, call ``super().__init__(inputs=..., outputs=...)``
-    and then store each constructor argument under its own name (the Keras 2 ordering: no
-    attribute may be set before ``Model.__init__``).
-    """
-
-    def get_config(self):
-        return constructor_config(self, {"name": self.name, "trainable": self.trainable})
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        return cls(**config)
+class ZooModel(ConfiguredModel):
+    """A functional Keras model on schema features (a ``FeatureSpec``)."""
 
 
 def probability_head(logit):
