@@ -13,7 +13,8 @@ Signatures (all apply the raw schema's parsing, Transform, then the model):
 - ``classify`` (method ``tensorflow/serving/classify``, input ``inputs``) when the model outputs one
   probability per example (the ranking/CTR task): classes ``"0"``/``"1"`` with scores ``1 - p``/``p``;
   for an image classifier (output ``probabilities``, one per class), classes ``"0"`` to ``"N-1"`` (the
-  label's class indices) with their probabilities.
+  label's class indices) with their probabilities. Where the schema names the label's classes
+  (``zoo.class_names``), the classes are those names.
 - ``regress`` (method ``tensorflow/serving/regress``, input ``inputs``, output ``outputs``) for the same
   models: ``p`` itself, as TF's canned binary classifiers also export it, for clients that want one
   score per example (ranking by CTR) through TF Serving's Regress API.
@@ -39,7 +40,7 @@ from pipelines.tasks import EXAMPLES_SIGNATURE
 from pipelines.transform import raw_serving_spec
 from zoo.backend import tf
 from zoo.layers.vision import PROBABILITIES
-from zoo.schema import BINARY, IMAGE, MULTICLASS, REGRESSION, schema_features
+from zoo.schema import BINARY, IMAGE, LABEL, MULTICLASS, REGRESSION, label_name, schema_features
 
 SERVING_INPUT = "examples"
 CLASSIFY_INPUT = "inputs"  # TF Serving's required input key for classify signatures
@@ -139,29 +140,34 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
         return _predict_raw_features(model, as_parsed(parse_spec, features), inputs)
 
     examples, raw = serve_examples.get_concrete_function(), serve_raw.get_concrete_function()
-    if any(feature.kind == IMAGE for feature in schema_features(schema)):
+    features = schema_features(schema)
+    if any(feature.kind == IMAGE for feature in features):
         signatures = {"serving_default": raw, RAW_SIGNATURE: raw, EXAMPLES_SIGNATURE: examples}
     else:
         signatures = {"serving_default": examples, RAW_SIGNATURE: raw}
     heads = _heads(model)
+    labels = {feature.name: feature for feature in features if feature.kind == LABEL}
     for head, kind in heads.items():
         suffix = "" if len(heads) == 1 else f"_{head}"
         if kind in (BINARY, MULTICLASS):
-            signatures[CLASSIFY_SIGNATURE + suffix] = _classify_function(predict_examples, head, kind
+            # A multi-task model's heads are named after their labels; a single head scores the schema's label.
+            label = labels.get(head if len(heads) > 1 else label_name(features))
+            class_names = label.class_names if label is not None else None
+            signatures[CLASSIFY_SIGNATURE + suffix] = _classify_function(predict_examples, head, kind, class_names
                                                                          ).get_concrete_function()
         if kind in (BINARY, REGRESSION):
             signatures[REGRESS_SIGNATURE + suffix] = _regress_function(predict_examples, head).get_concrete_function()
     return signatures
 
 
-def _classify_function(predict_examples, head: str, kind: str):
-    # No AutoGraph: the branch on kind is Python, decided while tracing.
+def _classify_function(predict_examples, head: str, kind: str, class_names: Sequence[str] | None):
+    # No AutoGraph: the branches are Python, decided while tracing.
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=CLASSIFY_INPUT)], autograph=False)
     def classify(inputs):
         scores = tf.cast(predict_examples(inputs)[head], tf.float32)
         if kind == BINARY:  # the positive class' probability
             scores = tf.concat([1 - scores, scores], axis=1)
-        names = tf.strings.as_string(tf.range(tf.shape(scores)[1]))
+        names = tf.constant(class_names) if class_names else tf.strings.as_string(tf.range(tf.shape(scores)[1]))
         return {"classes": tf.tile(names[None], [tf.shape(scores)[0], 1]), "scores": scores}
 
     return classify

@@ -2,7 +2,8 @@
 
 An image folder holds one sub-folder per class, ``<folder>/<class>/<image>``, with PNG, JPEG, GIF or
 BMP files; classes are numbered in sorted order of their folder names (as Keras'
-``image_dataset_from_directory`` does; ``image_folder_classes`` lists them, and the run prints them).
+``image_dataset_from_directory`` does), or in the order of the schema's ``zoo.class_names`` where the
+label has them (``image_folder_classes`` lists them, and the run prints them).
 Each image becomes a tf.Example ``{image: encoded bytes, label: class index}``, so ExampleGen reads
 TFRecords and Transform decodes (``pipelines.transform.decode_images``); the pushed model takes the
 encoded bytes. A mask folder, for segmentation, holds ``<folder>/image/<name>`` and the grey mask
@@ -12,38 +13,55 @@ are ``{image, mask}``.
 from __future__ import annotations
 
 import pathlib
+from typing import Sequence
 
 from tfx import v1 as tfx
+
+from zoo.data.from_schema import to_example
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 RECORDS_FILE = "images.tfrecord"
 
 
-def image_folder_classes(folder: str | pathlib.Path) -> list[str]:
-    """The class names of an image folder, in label order; raises ``ValueError`` when it holds none."""
-    classes = sorted(path.name for path in pathlib.Path(folder).iterdir() if path.is_dir())
-    if not classes:
+def image_folder_classes(folder: str | pathlib.Path, class_names: Sequence[str] | None = None) -> list[str]:
+    """The class names of an image folder, in label order: ``class_names`` (the schema's, which must be
+    the sub-folders' names), else the sub-folders' names sorted. Raises ``ValueError`` when it holds no
+    class, or other classes than ``class_names``."""
+    found = sorted(path.name for path in pathlib.Path(folder).iterdir() if path.is_dir())
+    if not found:
         raise ValueError(f"image folder {folder} has no class sub-folders (<folder>/<class>/<image>)")
-    return classes
+    if class_names is None:
+        return found
+    if set(found) != set(class_names):
+        raise ValueError(f"image folder {folder}: its class sub-folders must be the schema's class names "
+                         f"{list(class_names)}; missing: {sorted(set(class_names) - set(found))}, "
+                         f"not in the schema: {sorted(set(found) - set(class_names))}")
+    return list(class_names)
 
 
-def write_image_records(folder: str | pathlib.Path, out_dir: pathlib.Path) -> pathlib.Path:
-    """Writes every image of ``folder`` as a tf.Example to ``out_dir/images.tfrecord``, in a fixed
-    order (class, then file name) so that equal folders give equal files; returns the records' path."""
+def write_image_records(folder: str | pathlib.Path, out_dir: pathlib.Path,
+                        class_names: Sequence[str] | None = None) -> pathlib.Path:
+    """Writes every image of ``folder`` as a tf.Example to ``out_dir/images.tfrecord``, labelled as
+    ``image_folder_classes(folder, class_names)`` orders the classes, in a fixed order (class, then file
+    name) so that equal folders give equal files; returns the records' path."""
     from zoo.backend import tf
 
-    classes = image_folder_classes(folder)
+    classes = image_folder_classes(folder, class_names)
     path = out_dir / RECORDS_FILE
     with tf.io.TFRecordWriter(str(path)) as writer:
         for label, name in enumerate(classes):
             for image in sorted(pathlib.Path(folder, name).iterdir()):
                 if image.suffix.lower() not in IMAGE_SUFFIXES:
                     continue
-                writer.write(tf.train.Example(features=tf.train.Features(feature={
-                    "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[image.read_bytes()])),
-                    "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-                })).SerializeToString())
+                writer.write(_record({"image": image.read_bytes(), "label": label}))
     return path
+
+
+def _record(row: dict) -> bytes:
+    # Deterministic: protobuf may serialize a map (the Example's features) in any order, and a records file
+    # that differs from the last run's, even only in that order, gets a new mtime, which ExampleGen's cache
+    # key includes: the whole pipeline would run again on unchanged images.
+    return to_example(row).SerializeToString(deterministic=True)
 
 
 def write_digits_folder(folder: pathlib.Path) -> pathlib.Path:
@@ -77,10 +95,8 @@ def write_mask_records(folder: str | pathlib.Path, out_dir: pathlib.Path) -> pat
     path = out_dir / RECORDS_FILE
     with tf.io.TFRecordWriter(str(path)) as writer:
         for image in images:
-            writer.write(tf.train.Example(features=tf.train.Features(feature={
-                name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[file.read_bytes()]))
-                for name, file in (("image", image), ("mask", pathlib.Path(folder, "mask", image.name)))
-            })).SerializeToString())
+            mask = pathlib.Path(folder, "mask", image.name)
+            writer.write(_record({"image": image.read_bytes(), "mask": mask.read_bytes()}))
     return path
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import zoo
 from zoo.backend import keras, tf
+from zoo.data.from_schema import to_example
 
 SIZE, CLASSES = 16, 3
 SCHEMA = """
@@ -22,12 +23,6 @@ feature { name: "mask" type: BYTES value_count { min: 1 max: 1 } presence { min_
 
 def _png(array: np.ndarray) -> bytes:
     return tf.io.encode_png(array.astype(np.uint8)).numpy()
-
-
-def _example(image: bytes, mask: bytes) -> bytes:
-    feature = {name: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-               for name, value in (("image", image), ("mask", mask))}
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +41,7 @@ def exported(tmp_path_factory):
     transform_output = fit_in_memory(rows, schema, str(root / "transform"))
     keras.utils.set_random_seed(0)
     model = zoo.create("unet", depth=2, base_filters=4, num_classes=CLASSES, input_shape=(SIZE, SIZE, 1))
-    examples = [_example(row["image"], row["mask"]) for row in rows]
+    examples = [to_example(row).SerializeToString() for row in rows]
     path = export_serving_model(model, transform_output, schema, str(root / "model"), warmup_examples=examples,
                                 inputs={"image": "image"})
     return tf.saved_model.load(path), rows, examples, path

@@ -320,3 +320,35 @@ def test_the_segmentation_task_gates_on_dice_of_the_probability_map(tmp_path):
     with pytest.raises(ConfigError, match="a label that is a mask"):
         load_config(_task_config(tmp_path, "segmentation", REPO / "schemas" / "digits_images.pbtxt", "isbi", "unet",
                                  "{}"))
+
+
+def test_image_and_mask_folders_become_tf_examples_of_their_bytes(tmp_path):
+    from pipelines.images import write_image_records, write_mask_records
+    from zoo.backend import tf
+
+    def read(path):
+        return [{name: (f.bytes_list.value or f.int64_list.value)[0] for name, f in
+                 tf.train.Example.FromString(record.numpy()).features.feature.items()}
+                for record in tf.data.TFRecordDataset(str(path))]
+
+    for relative, content in (("cat/b.png", b"png b"), ("cat/a.jpg", b"jpeg a"), ("ant/c.PNG", b"png c"),
+                              ("cat/notes.txt", b"not an image")):
+        (tmp_path / "folder" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "folder" / relative).write_bytes(content)
+    assert read(write_image_records(tmp_path / "folder", tmp_path)) == [  # classes in name order: ant 0, cat 1
+        {"image": b"png c", "label": 0}, {"image": b"jpeg a", "label": 1}, {"image": b"png b", "label": 1}]
+    # the schema's class names (zoo.class_names) give the order instead, and must be the folders
+    assert read(write_image_records(tmp_path / "folder", tmp_path, ("cat", "ant"))) == [
+        {"image": b"jpeg a", "label": 0}, {"image": b"png b", "label": 0}, {"image": b"png c", "label": 1}]
+    with pytest.raises(ValueError, match=r"must be the schema's class names \['cat', 'bee'\]; missing: \['bee'\], "
+                                         r"not in the schema: \['ant'\]"):
+        write_image_records(tmp_path / "folder", tmp_path, ("cat", "bee"))
+    for relative, content in (("image/2.png", b"image 2"), ("mask/2.png", b"mask 2"), ("image/1.png", b"image 1"),
+                              ("mask/1.png", b"mask 1")):
+        (tmp_path / "masks" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "masks" / relative).write_bytes(content)
+    assert read(write_mask_records(tmp_path / "masks", tmp_path)) == [
+        {"image": b"image 1", "mask": b"mask 1"}, {"image": b"image 2", "mask": b"mask 2"}]
+    (tmp_path / "masks" / "image" / "3.png").write_bytes(b"image 3")
+    with pytest.raises(ValueError, match=r"these without a mask: \['3.png'\]"):
+        write_mask_records(tmp_path / "masks", tmp_path)

@@ -18,9 +18,17 @@ pytestmark = pytest.mark.slow
 BATCH = 128
 
 
+CLASS_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
 @pytest.fixture(scope="module")
 def config(small_image_config):
     config = small_image_config("digits_images", "16x16x1")
+    schema = pathlib.Path(config.schema)  # the label's classes named, so that classify answers with the names
+    text = schema.read_text()
+    assert text.count('tag: "zoo.role=label"') == 1
+    schema.write_text(text.replace('tag: "zoo.role=label"',
+                                   f'tag: "zoo.role=label" tag: "zoo.class_names={",".join(CLASS_NAMES)}"'))
     return config.replace(
         model=dataclasses.replace(config.model, hparams={"block_config": [2, 2], "growth_rate": 8}),
         training=dataclasses.replace(config.training, train_steps=150, eval_steps=4, batch_size=32),
@@ -83,11 +91,17 @@ def test_the_report_shows_the_confusion_matrix_of_the_pushed_model(summary, conf
 
 
 def test_a_model_below_the_accuracy_threshold_is_not_pushed(summary, config):
+    from pipelines.runs import list_runs
+
     strict = config.replace(evaluation=dataclasses.replace(config.evaluation, min_accuracy=0.9999))
     refused = run_pipeline(strict, echo=lambda line: None)
     assert not refused.blessed and refused.pushed_path is None
     (failure,) = refused.models[0].failures
     assert failure.startswith("accuracy is ")
+    # The images were written again as the same records, so only the Evaluator, whose threshold changed, ran.
+    states = list_runs(config.metadata_path, config.pipeline_name)[-1].states()
+    assert all(states[name] == "CACHED" for name in ("ImportExampleGen", "StatisticsGen", "Transform", "Trainer"))
+    assert states["Evaluator"] == "COMPLETE"
 
 
 def test_the_pushed_model_serves_encoded_images(summary, config, held_out, caplog):
@@ -119,7 +133,7 @@ def test_the_pushed_model_serves_encoded_images(summary, config, held_out, caplo
     np.testing.assert_allclose(bare["predictions"], expected, atol=1e-6)
     np.testing.assert_allclose(named["predictions"], expected, atol=1e-6)
     for result, probabilities in zip(classified["results"], expected):
-        assert [label for label, _ in result] == [str(digit) for digit in range(10)]
+        assert [label for label, _ in result] == list(CLASS_NAMES)
         np.testing.assert_allclose([score for _, score in result], probabilities, atol=1e-6)
     assert "regress" not in tf.saved_model.load(summary.pushed_path).signatures  # classes have no single value
 

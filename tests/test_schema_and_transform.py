@@ -40,6 +40,16 @@ def test_schema_features_kinds_from_types_and_tags(contract_schema):
      "HxWxC with C 1, 3 or 4"),
     ('feature { name: "s" type: BYTES annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=8x8" } }',
      "HxWxC with C 1, 3 or 4"),
+    ('feature { name: "s" type: INT int_domain { min: 1 max: 3 } annotation { tag: "zoo.role=label" '
+     'tag: "zoo.class_names=a,b,c" } }', "names the classes of a class-index label"),
+    ('feature { name: "s" type: INT int_domain { min: 0 max: 2 } annotation { tag: "zoo.class_names=a,b,c" } }',
+     "names the classes of a class-index label"),
+    ('feature { name: "s" type: INT int_domain { min: 0 max: 2 } annotation { tag: "zoo.role=label" '
+     'tag: "zoo.class_names=a,b" } }', "needs 3 distinct non-empty names"),
+    ('feature { name: "s" type: INT int_domain { min: 0 max: 2 } annotation { tag: "zoo.role=label" '
+     'tag: "zoo.class_names=a,b,a" } }', "needs 3 distinct non-empty names"),
+    ('feature { name: "s" type: INT int_domain { min: 0 max: 2 } annotation { tag: "zoo.role=label" '
+     'tag: "zoo.class_names=a,,c" } }', "needs 3 distinct non-empty names"),
 ])
 def test_schema_errors_name_the_feature_and_the_problem(text, message):
     with pytest.raises(SchemaError, match=message):
@@ -85,6 +95,10 @@ def test_an_image_feature_and_a_class_index_label():
     photo, label, score = schema_features(schema)
     assert (photo.kind, photo.image_shape) == ("image", (24, 32, 3))
     assert (label.num_classes, label.label_type) == (10, "multiclass") and score.num_classes is None
+    assert label.class_names is None
+    named = parse_schema('feature { name: "clicked" type: INT int_domain { min: 0 max: 1 } '
+                         'annotation { tag: "zoo.role=label" tag: "zoo.class_names=skipped,clicked" } }')
+    assert schema_features(named)[0].class_names == ("skipped", "clicked")
 
 
 def test_images_decode_to_the_schema_shape_in_0_to_1_resized_bilinearly():

@@ -8,6 +8,9 @@ sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
   An INT label with ``int_domain { min: 0 max: N-1 }`` is a class index: binary for N = 2, multiclass
   above; any other label (FLOAT, or INT with another domain) is a regression target.
   ``zoo.role=passthrough`` keeps a column out of the model.
+- ``zoo.class_names=a,b,...`` names a class-index label's N classes, in index order: the exported
+  ``classify`` signatures answer with these names instead of ``"0"`` to ``"N-1"``, and an image folder's
+  sub-folders must be these names.
 - ``zoo.max_len=N`` makes a sequence feature of N ids (padded/truncated); every sequence needs it.
 - ``zoo.delimiter=|`` splits one string value into a sequence (e.g. MovieLens genres).
 - ``zoo.num_buckets=N`` hashes a categorical into N buckets instead of learning a vocabulary,
@@ -35,7 +38,7 @@ CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH = "categorical", "numeric", "
 IMAGE = "image"
 BINARY, MULTICLASS, REGRESSION, MASK = "binary", "multiclass", "regression", "mask"  # what a label is a target of
 _TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim", "shares", "qr_collisions",
-             "image_shape"}
+             "image_shape", "class_names"}
 
 
 class SchemaError(ValueError):
@@ -58,6 +61,7 @@ class SchemaFeature:
     qr_collisions: int | None = None
     label_type: str | None = None  # a label's: BINARY, MULTICLASS, REGRESSION or MASK
     num_classes: int | None = None  # a class index label's (INT, int_domain {min: 0, max: N-1}): N
+    class_names: tuple[str, ...] | None = None  # a class index label's names, by index (zoo.class_names)
     image_shape: tuple[int, int, int] | None = None  # an image's or mask's (height, width, channels) decoded
 
     @property
@@ -169,6 +173,8 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
     image_shape = _image_shape(feature.name, tags["image_shape"]) if "image_shape" in tags else None
     if kind == LABEL and image_shape and image_shape[2] != 1:
         raise SchemaError(f"feature {feature.name!r}: a mask label has one channel (HxWx1), got {image_shape}")
+    label_type = (MASK if image_shape else _label_type(feature)) if kind == LABEL else None
+    class_names = _class_names(feature, label_type, tags["class_names"]) if "class_names" in tags else None
     return SchemaFeature(
         name=feature.name,
         dtype=dtype,
@@ -180,8 +186,9 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         embedding_dim=_positive_int(feature.name, "embedding_dim", tags.get("embedding_dim")),
         shares=tags.get("shares"),
         qr_collisions=_positive_int(feature.name, "qr_collisions", tags.get("qr_collisions")),
-        label_type=(MASK if image_shape else _label_type(feature)) if kind == LABEL else None,
+        label_type=label_type,
         num_classes=_num_classes(feature) if kind == LABEL else None,
+        class_names=class_names,
         image_shape=image_shape,
     )
 
@@ -196,6 +203,18 @@ def _num_classes(feature: schema_pb2.Feature) -> int | None:
     if feature.type == schema_pb2.INT and domain.HasField("min") and domain.HasField("max") and domain.min == 0:
         return domain.max + 1
     return None
+
+
+def _class_names(feature: schema_pb2.Feature, label_type: str | None, value: str) -> tuple[str, ...]:
+    classes = _num_classes(feature)
+    if label_type not in (BINARY, MULTICLASS):
+        raise SchemaError(f"feature {feature.name!r}: zoo.class_names names the classes of a class-index label "
+                          "(INT, zoo.role=label, int_domain { min: 0 max: N-1 })")
+    names = tuple(value.split(","))
+    if len(names) != classes or len(set(names)) != len(names) or not all(names):
+        raise SchemaError(f"feature {feature.name!r}: zoo.class_names needs {classes} distinct non-empty names "
+                          f"separated by commas (one per class, in index order), got {value!r}")
+    return names
 
 
 def _image_shape(feature: str, value: str) -> tuple[int, int, int]:

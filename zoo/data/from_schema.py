@@ -57,14 +57,16 @@ def _effect(name: str, value) -> float:
 
 
 def to_example(row: dict):
-    """A ``tf.train.Example`` holding ``row``'s values (scalars or lists of str/int/float)."""
+    """A ``tf.train.Example`` holding ``row``'s values (scalars or lists of str/bytes/int/float; bytes,
+    e.g. an encoded image, as they are)."""
     from zoo.backend import tf
 
     feature = {}
     for name, value in row.items():
         values = value if isinstance(value, list) else [value]
-        if all(isinstance(v, str) for v in values) and values:
-            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[v.encode() for v in values]))
+        if all(isinstance(v, (str, bytes)) for v in values) and values:
+            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(
+                value=[v.encode() if isinstance(v, str) else v for v in values]))
         elif all(isinstance(v, int) for v in values):
             feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
         else:

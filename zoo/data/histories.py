@@ -179,5 +179,7 @@ def write_tfrecord(frame: pd.DataFrame, out_dir: str | os.PathLike, file_name: s
     path = out / file_name
     with tf.io.TFRecordWriter(str(path)) as writer:
         for row in frame.to_dict("records"):
-            writer.write(to_example(row).SerializeToString())
+            # Deterministic (protobuf may order the features' map differently each run): equal frames give
+            # equal files, which ExampleGen's cache (keyed on file mtimes) needs to see no change.
+            writer.write(to_example(row).SerializeToString(deterministic=True))
     return path
