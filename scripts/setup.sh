@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv (Python 3.10) and installs requirements.lock into it with uv.
-# Idempotent: when requirements.lock and pyproject.toml are unchanged since the last
-# successful run, it checks a stamp and exits at once.
+# Idempotent: when requirements.lock, pyproject.toml and this script are unchanged since the
+# last successful run, it checks a stamp and exits at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +10,7 @@ TOOLS=.tools            # a private venv that only holds uv
 STAMP="$VENV/.zoo-setup-stamp"
 UV_VERSION=0.13.9
 
-want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.lock pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
   exit 0
 fi
@@ -52,7 +52,10 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$UV" venv --quiet --seed --python "$PYTHON" "$VENV"
 fi
 # --seed keeps pip in the venv: TFX installs user module files with pip.
-"$UV" pip sync --quiet --python "$VENV/bin/python" requirements.lock
+# --compile-bytecode writes every package's .pyc now: Python would otherwise compile TensorFlow, TFX and Beam
+# from source in each new process wherever PYTHONDONTWRITEBYTECODE is set (as on CI machines), which
+# doubles the cost of an import (36 s against 17 s measured for TF + TFX + TFT + TFMA + Beam).
+"$UV" pip sync --quiet --compile-bytecode --python "$VENV/bin/python" requirements.lock
 # compat mode puts the checkout on sys.path, so packages added later need no reinstall.
 "$UV" pip install --quiet --python "$VENV/bin/python" --no-deps -C editable_mode=compat -e .
 echo "$want" > "$STAMP"
