@@ -280,3 +280,49 @@ def test_parameter_server_strategy_needs_ps_tasks(monkeypatch):
                                                 "task": {"type": "chief", "index": 0}}))
     with pytest.raises(ValueError, match="needs TF_CONFIG with a 'ps' job"):
         distribute.make_strategy("parameter_server")
+
+
+def test_dill_trace_sets_the_logger_level_only_when_it_changes(monkeypatch):
+    import logging
+
+    from dill import _dill
+
+    monkeypatch.setattr(_dill, "_trace", _dill._trace)  # the patch below is undone after the test
+    runners.set_dill_trace_level_only_on_change()
+    runners.set_dill_trace_level_only_on_change()  # once is enough: no patch of the patch
+    logging.Logger.setLevel(_dill.log, logging.WARN)  # as Beam's dill pickler leaves it
+    calls = []
+
+    def set_level(level):
+        calls.append(level)
+        logging.Logger.setLevel(_dill.log, level)
+
+    monkeypatch.setattr(_dill.log, "setLevel", set_level)
+    for _ in range(3):
+        _dill._trace(False)
+    _dill._trace(True)
+    assert _dill.log.level == logging.INFO
+    _dill._trace(True)
+    _dill._trace(False)
+    assert _dill.log.level == logging.WARN
+    assert calls == [logging.INFO, logging.WARN]
+
+
+@pytest.mark.parametrize("args, local", [
+    ((), True),
+    (MULTI_PROCESSING, True),
+    (("--runner=DirectRunner",), True),
+    (("--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"), True),
+    (("--runner=PortableRunner", "--job_endpoint=localhost:8099", "--environment_type=DOCKER"), False),
+    (("--runner=FlinkRunner", "--flink_master=localhost:8081"), False),
+    (("--runner=DataflowRunner", "--project=p", "--region=europe-west1"), False),
+])
+def test_tfx_packages_itself_only_for_workers_outside_this_environment(monkeypatch, args, local):
+    from tfx.utils import dependency_utils
+
+    monkeypatch.setattr(dependency_utils, "make_beam_dependency_flags", dependency_utils.make_beam_dependency_flags)
+    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", lambda: "/tmp/tfx_ephemeral-1.16.0.tar.gz")
+    assert runners.runs_on_this_machine(args) is local
+    runners.package_tfx_only_for_remote_workers()
+    expected = list(args) if local else [*args, "--extra_package=/tmp/tfx_ephemeral-1.16.0.tar.gz"]
+    assert list(dependency_utils.make_beam_dependency_flags(list(args))) == expected
