@@ -40,7 +40,7 @@ from pipelines.tasks import EXAMPLES_SIGNATURE
 from pipelines.transform import raw_serving_spec
 from zoo.backend import tf
 from zoo.layers.vision import PROBABILITIES
-from zoo.schema import BINARY, IMAGE, LABEL, MULTICLASS, REGRESSION, label_name, schema_features
+from zoo.schema import BINARY, IMAGE, MULTICLASS, REGRESSION, class_names, schema_features
 
 SERVING_INPUT = "examples"
 CLASSIFY_INPUT = "inputs"  # TF Serving's required input key for classify signatures
@@ -146,29 +146,27 @@ def serving_signatures(model, tf_transform_output: tft.TFTransformOutput, schema
     else:
         signatures = {"serving_default": examples, RAW_SIGNATURE: raw}
     heads = _heads(model)
-    labels = {feature.name: feature for feature in features if feature.kind == LABEL}
     for head, kind in heads.items():
         suffix = "" if len(heads) == 1 else f"_{head}"
         if kind in (BINARY, MULTICLASS):
-            # A multi-task model's heads are named after their labels; a single head scores the schema's label.
-            label = labels.get(head if len(heads) > 1 else label_name(features))
-            class_names = label.class_names if label is not None else None
-            signatures[CLASSIFY_SIGNATURE + suffix] = _classify_function(predict_examples, head, kind, class_names
+            # A multi-task model's heads are named after their labels; a single head scores the first label.
+            names = class_names(features, head if len(heads) > 1 else None)
+            signatures[CLASSIFY_SIGNATURE + suffix] = _classify_function(predict_examples, head, kind, names
                                                                          ).get_concrete_function()
         if kind in (BINARY, REGRESSION):
             signatures[REGRESS_SIGNATURE + suffix] = _regress_function(predict_examples, head).get_concrete_function()
     return signatures
 
 
-def _classify_function(predict_examples, head: str, kind: str, class_names: Sequence[str] | None):
+def _classify_function(predict_examples, head: str, kind: str, names: Sequence[str] | None):
     # No AutoGraph: the branches are Python, decided while tracing.
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=CLASSIFY_INPUT)], autograph=False)
     def classify(inputs):
         scores = tf.cast(predict_examples(inputs)[head], tf.float32)
         if kind == BINARY:  # the positive class' probability
             scores = tf.concat([1 - scores, scores], axis=1)
-        names = tf.constant(class_names) if class_names else tf.strings.as_string(tf.range(tf.shape(scores)[1]))
-        return {"classes": tf.tile(names[None], [tf.shape(scores)[0], 1]), "scores": scores}
+        classes = tf.constant(names) if names else tf.strings.as_string(tf.range(tf.shape(scores)[1]))
+        return {"classes": tf.tile(classes[None], [tf.shape(scores)[0], 1]), "scores": scores}
 
     return classify
 

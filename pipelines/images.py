@@ -17,7 +17,7 @@ from typing import Sequence
 
 from tfx import v1 as tfx
 
-from zoo.data.from_schema import to_example
+from zoo.data.from_schema import to_record
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 RECORDS_FILE = "images.tfrecord"
@@ -53,15 +53,8 @@ def write_image_records(folder: str | pathlib.Path, out_dir: pathlib.Path,
             for image in sorted(pathlib.Path(folder, name).iterdir()):
                 if image.suffix.lower() not in IMAGE_SUFFIXES:
                     continue
-                writer.write(_record({"image": image.read_bytes(), "label": label}))
+                writer.write(to_record({"image": image.read_bytes(), "label": label}))
     return path
-
-
-def _record(row: dict) -> bytes:
-    # Deterministic: protobuf may serialize a map (the Example's features) in any order, and a records file
-    # that differs from the last run's, even only in that order, gets a new mtime, which ExampleGen's cache
-    # key includes: the whole pipeline would run again on unchanged images.
-    return to_example(row).SerializeToString(deterministic=True)
 
 
 def write_digits_folder(folder: pathlib.Path) -> pathlib.Path:
@@ -96,7 +89,7 @@ def write_mask_records(folder: str | pathlib.Path, out_dir: pathlib.Path) -> pat
     with tf.io.TFRecordWriter(str(path)) as writer:
         for image in images:
             mask = pathlib.Path(folder, "mask", image.name)
-            writer.write(_record({"image": image.read_bytes(), "mask": mask.read_bytes()}))
+            writer.write(to_record({"image": image.read_bytes(), "mask": mask.read_bytes()}))
     return path
 
 

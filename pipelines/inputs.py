@@ -81,10 +81,12 @@ def _prepare_images(config: PipelineConfig, out_dir: pathlib.Path) -> PreparedIn
     import tempfile
 
     from pipelines import images
+    from zoo import schema as schema_lib
 
     source = config.data.source
     if source == "image_folder":
-        classes = images.image_folder_classes(config.data.path, _class_names(config.schema))
+        names = schema_lib.class_names(schema_lib.schema_features(schema_lib.load_schema(config.schema)))
+        classes = images.image_folder_classes(config.data.path, names)
         _write_if_changed(lambda out: images.write_image_records(config.data.path, out, classes), out_dir)
         return PreparedInput(str(out_dir), f"the image folder {config.data.path}, labels 0-{len(classes) - 1}: "
                                            + ", ".join(classes))
@@ -99,14 +101,6 @@ def _prepare_images(config: PipelineConfig, out_dir: pathlib.Path) -> PreparedIn
         _write_if_changed(lambda out: images.write_mask_records(
             images.write_isbi_mask_folder(config.data.path, pathlib.Path(folder)), out), out_dir)
         return PreparedInput(str(out_dir), "the ISBI 2012 EM membranes (30 slices, masks on the membranes)")
-
-
-def _class_names(schema_path: str) -> tuple[str, ...] | None:
-    """The schema label's ``zoo.class_names``, if it has them."""
-    from zoo.schema import LABEL, label_name, load_schema, schema_features
-
-    features = schema_features(load_schema(schema_path))
-    return next((f.class_names for f in features if f.kind == LABEL and f.name == label_name(features)), None)
 
 
 def split_by_time(frame, time_feature: str, eval_share: float):

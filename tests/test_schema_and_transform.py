@@ -99,6 +99,10 @@ def test_an_image_feature_and_a_class_index_label():
     named = parse_schema('feature { name: "clicked" type: INT int_domain { min: 0 max: 1 } '
                          'annotation { tag: "zoo.role=label" tag: "zoo.class_names=skipped,clicked" } }')
     assert schema_features(named)[0].class_names == ("skipped", "clicked")
+    from zoo.schema import class_names
+
+    assert class_names(schema_features(named)) == ("skipped", "clicked")  # the first label's, by default
+    assert class_names(schema_features(schema), "score") is None and class_names(schema_features(schema)) is None
 
 
 def test_images_decode_to_the_schema_shape_in_0_to_1_resized_bilinearly():

@@ -116,6 +116,13 @@ def label_name(features: Iterable[SchemaFeature]) -> str | None:
     return next(iter(label_names(features)), None)
 
 
+def class_names(features: Iterable[SchemaFeature], label: str | None = None) -> tuple[str, ...] | None:
+    """The ``zoo.class_names`` of ``label`` (by default the first label), if it has them."""
+    features = list(features)
+    label = label or label_name(features)
+    return next((f.class_names for f in features if f.kind == LABEL and f.name == label), None)
+
+
 def _tags(feature: schema_pb2.Feature) -> dict[str, str]:
     tags = {}
     for tag in feature.annotation.tag:

@@ -74,6 +74,15 @@ def to_example(row: dict):
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
+def to_record(row: dict) -> bytes:
+    """``to_example(row)`` serialized deterministically, for a TFRecord file that ExampleGen reads.
+
+    Protobuf may serialize a map (the Example's features) in any order; a file written again from equal
+    rows would then differ, get a new mtime, and miss ExampleGen's cache, whose key includes mtimes.
+    """
+    return to_example(row).SerializeToString(deterministic=True)
+
+
 def csv_row_values(schema, row: dict[str, str]) -> dict:
     """Typed values of a CSV row (as ``csv.DictReader`` gives it), per the schema; empty cells are dropped."""
     casts = {f.name: {"int": int, "float": float, "bytes": str}[f.dtype] for f in schema_lib.schema_features(schema)}
