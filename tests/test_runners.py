@@ -308,6 +308,32 @@ def test_dill_trace_sets_the_logger_level_only_when_it_changes(monkeypatch):
     assert calls == [logging.INFO, logging.WARN]
 
 
+def test_state_cache_weighs_values_as_beam_does_and_scans_modules_only_when_they_change(monkeypatch):
+    import types
+
+    from apache_beam.runners.worker import statecache
+    from objsize import traverse
+
+    stock = statecache.get_deep_size
+    monkeypatch.setattr(statecache, "get_deep_size", stock)  # the patch below is undone after the test
+    module = types.ModuleType("zoo_test_module")
+    module.table = list(range(1000))  # a module's globals: shared, so weighed by neither
+    values = [[list(range(100)) for _ in range(10)], {"a": b"x" * 1000, "b": (1.5, "y")}, np.zeros(1000),
+              [vars(os), "beside a module's globals"], [vars(module), 7]]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    expected = [stock(value) for value in values]
+    runners.size_state_cache_entries_without_rescanning_modules()
+    runners.size_state_cache_entries_without_rescanning_modules()  # once is enough: no patch of the patch
+    scans = []
+    scan = traverse._iter_modules_globals
+    monkeypatch.setattr(traverse, "_iter_modules_globals", lambda: scans.append(1) or scan())
+    assert [statecache.get_deep_size(value) for value in values] == expected
+    assert len(scans) == 1
+    monkeypatch.delitem(sys.modules, module.__name__)
+    assert statecache.get_deep_size(values[-1]) > expected[-1]  # no longer a module's: weighed
+    assert len(scans) == 2
+
+
 @pytest.mark.parametrize("args, local", [
     ((), True),
     (MULTI_PROCESSING, True),
