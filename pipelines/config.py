@@ -65,8 +65,8 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     strategy: str = "default"  # one of STRATEGIES: the tf.distribute strategy the Trainer uses
-    # Image models: the batch norms' moving-average momentum (None: Keras' 0.99, which needs several hundred
-    # steps to settle; 0.9 for short runs; see zoo.batch_norm.set_batch_norm_momentum).
+    # Every batch norm's moving-average momentum (image models; Dice in DIN and DIEN). None: Keras' 0.99,
+    # which needs several hundred steps to settle; 0.9 for short runs (zoo.batch_norm.set_batch_norm_momentum).
     batch_norm_momentum: float | None = None
 
 

@@ -120,7 +120,6 @@ def _train_and_export(fn_args, head, augment) -> None:
     from pipelines.export import export_serving_model
     from pipelines.trainer import TrainingRun
     from zoo.backend import tf
-    from zoo.batch_norm import set_batch_norm_momentum
     from zoo.schema import IMAGE, LABEL, schema_features
 
     run = TrainingRun(fn_args)
@@ -135,8 +134,6 @@ def _train_and_export(fn_args, head, augment) -> None:
         num_classes, loss, metrics = head(label)
         model = zoo.create(run.config["model_name"], input_shape=image.image_shape, num_classes=num_classes,
                            **run.config["hparams"])
-        if run.config.get("batch_norm_momentum") is not None:
-            set_batch_norm_momentum(model, run.config["batch_norm_momentum"])
         model.compile(optimizer=run.optimizer(), loss=loss, metrics=metrics)
     run.fit(model, element, training_element=lambda batch: augment(*element(batch)))
     export_serving_model(model, run.transform_output, run.schema, run.export_dir, card=run.card,

@@ -23,6 +23,7 @@ from pipelines.export import export_serving_model
 from pipelines.tasks import model_heads
 from pipelines.transform import feature_spec
 from zoo.backend import keras, tf
+from zoo.batch_norm import set_batch_norm_momentum
 from zoo.models.multitask import compile_multitask
 from zoo.schema import label_types, load_schema, schema_features
 
@@ -66,7 +67,11 @@ class TrainingRun:
     def fit(self, model, element: Callable[[dict], object], callbacks=(),
             training_element: Callable[[dict], object] | None = None) -> None:
         """Trains ``model`` for the Trainer's steps on ``element``-mapped batches (``training_element``'s
-        for the train split, where it differs: augmentation), validating on eval."""
+        for the train split, where it differs: augmentation), validating on eval. The config's
+        ``batch_norm_momentum``, if set, applies to every batch norm of the model first (image models;
+        Dice in the behaviour-sequence models), before ``fit`` traces their updates."""
+        if self.config.get("batch_norm_momentum") is not None:
+            set_batch_norm_momentum(model, self.config["batch_norm_momentum"])
         history = model.fit(
             self.dataset(self.fn_args.train_files, True, training_element or element),
             steps_per_epoch=self.fn_args.train_steps,

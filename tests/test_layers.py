@@ -53,6 +53,22 @@ def test_feature_embedding_numeric_as_fields_scales_a_learned_vector():
     np.testing.assert_allclose(fields[:, 2].numpy(), [[1.0, -2.0], [-0.5, 1.0]])
 
 
+def test_feature_embedding_initializer_gives_each_table_its_own_start():
+    start = {"class_name": "RandomNormal", "config": {"stddev": 1e-4}}
+    spec = zoo.FeatureSpec((zoo.CategoricalFeature("a", 500), zoo.CategoricalFeature("b", 500)))
+    layer = FeatureEmbedding(spec, embedding_dim=8, embeddings_initializer=start)
+    layer({"a": tf.constant([1]), "b": tf.constant([1])})
+    a, b = (w.numpy() for w in layer.weights)
+    assert 0.8e-4 < a.std() < 1.2e-4 and 0.8e-4 < b.std() < 1.2e-4  # 4,000 draws of N(0, 1e-4)
+    assert not np.allclose(a, b)
+    uniform = FeatureEmbedding(spec, embedding_dim=8)  # Keras' default, U(-0.05, 0.05)
+    uniform({"a": tf.constant([1]), "b": tf.constant([1])})
+    assert 0.04 < np.abs(uniform.weights[0].numpy()).max() <= 0.05
+    copy = FeatureEmbedding.from_config(layer.get_config())
+    assert copy.embeddings_initializer == layer.embeddings_initializer
+    assert copy.embeddings_initializer["class_name"] == "RandomNormal"
+
+
 def test_feature_embedding_rejects_mixed_sizes_when_stacking():
     spec = zoo.FeatureSpec((zoo.CategoricalFeature("a", 3, embedding_dim=4),))
     with pytest.raises(ValueError, match="embedding_dim 4"):

@@ -28,10 +28,10 @@ def constructor_config(obj: Any, base: dict[str, Any]) -> dict[str, Any]:
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
+    if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):  # also Keras' tracking wrapper of a dict attribute, which json cannot write
+        return {key: _jsonable(v) for key, v in value.items()}
     return value
 
 

@@ -25,6 +25,7 @@ from zoo.backend import keras
 from zoo.batch_norm import set_batch_norm_momentum
 
 EMBEDDING, HIDDEN, BATCH = 16, (200, 80), 1024
+DEEPCTR_INIT = {"class_name": "RandomNormal", "config": {"stddev": 1e-4}}  # DeepCTR's embedding start (init_std)
 OURS = {
     "deepfm": ("baseline", dict(embedding_dim=EMBEDDING, hidden_units=HIDDEN, dropout=0.0)),
     "dcn_v2": ("baseline", dict(embedding_dim=EMBEDDING, hidden_units=HIDDEN, dropout=0.0)),
@@ -38,13 +39,17 @@ OURS = {
     # Dice standardizes with a batch norm: with Keras' momentum of 0.99, one epoch's 79 steps leave its moving
     # statistics (those used at inference) about half at their initial values. Is that the gap?
     "din_bn09": ("history", dict(embedding_dim=EMBEDDING, hidden_units=HIDDEN)),
+    # DeepCTR starts its embedding tables from N(0, 1e-4), Keras from U(-0.05, 0.05); that was the whole
+    # MovieLens gap of four ranking models (ranking_initialization.json). Is it DIN's too?
+    "din_init": ("history", dict(embedding_dim=EMBEDDING, hidden_units=HIDDEN, embeddings_initializer=DEEPCTR_INIT)),
+    "din_init_bn09": ("history", dict(embedding_dim=EMBEDDING, hidden_units=HIDDEN, embeddings_initializer=DEEPCTR_INIT)),
 }
-BATCH_NORM_MOMENTUM = {"din_bn09": 0.9}  # rows trained with another batch-norm momentum (set_batch_norm_momentum)
-ZOO_NAMES = {"din_relu": "din", "din_bn09": "din"}  # rows that are a registered model with other hyper-parameters
+BATCH_NORM_MOMENTUM = {"din_bn09": 0.9, "din_init_bn09": 0.9}  # rows trained with another batch-norm momentum
+ZOO_NAMES = {name: "din" for name in ("din_relu", "din_bn09", "din_init", "din_init_bn09")}  # registered model, other settings
 
 # The pairs the issue compares come first, so a partial run (results are saved after each model) has them.
-MODEL_ORDER = ["din", "deepctr_din", "din_relu", "din_bn09", "deepfm", "dcn_v2", "tin", "sdim", "bst", "dien", "deepctr_dien",
-               "mean_past_rating"]
+MODEL_ORDER = ["din", "deepctr_din", "din_relu", "din_bn09", "din_init", "din_init_bn09", "deepfm", "dcn_v2", "tin",
+               "sdim", "bst", "dien", "deepctr_dien", "mean_past_rating"]
 
 
 def gauc(users, labels, scores) -> float:
@@ -188,8 +193,7 @@ def report(runs: dict, failures: dict, split: data_lib.Split, args) -> None:
         *([f"not run yet (the run was cut short): {', '.join(missing)}"] if missing else []),
         *(f"{name} failed: {message}" for name, message in failures.items()),
     ]
-    for theirs, ours in (("deepctr_din", "din"), ("deepctr_din", "din_relu"), ("deepctr_din", "din_bn09"),
-                         ("deepctr_dien", "dien")):
+    for theirs, ours in (*(("deepctr_din", name) for name in ["din", *ZOO_NAMES]), ("deepctr_dien", "dien")):
         if theirs in runs and ours in runs:
             gap = np.mean([r["auc"] for r in runs[ours]]) - np.mean([r["auc"] for r in runs[theirs]])
             ratio = (np.mean([r["train_examples_per_s"] for r in runs[ours]])

@@ -57,7 +57,7 @@ def train_on_digits(args) -> list[dict]:
         seconds = time.perf_counter() - start
         _, accuracy = model.evaluate(x_test, y_test, verbose=0)
         training.append({"model": name, "params": model.count_params(), "accuracy": accuracy,
-                         "train_seconds": seconds})
+                         "train_seconds": seconds, "epochs": args.epochs})
         print(training[-1], flush=True)
     return training
 
@@ -91,10 +91,13 @@ def main() -> None:
     parser.add_argument("--skip_throughput", action="store_true")
     parser.add_argument("--models", nargs="+", default=TRAINED, choices=TRAINED,
                         help="models to train; the saved rows of the others are kept")
+    parser.add_argument("--notes", nargs="*", default=[],
+                        help="notes on this training run (e.g. machine load), added to the saved ones")
     args = parser.parse_args()
     earlier = saved_results(NAME)
     command = (".venv/bin/python -m benchmarks.vision.classification "
-               + " ".join(f"--{k} {v}" for k, v in vars(args).items() if not k.startswith("skip_") and k != "models")
+               + " ".join(f"--{k} {v}" for k, v in vars(args).items()
+                          if k not in ("skip_training", "skip_throughput", "models", "notes"))
                + " --models " + " ".join(args.models))
     parts = {}  # part -> (rows, notes, command)
     earlier_training = earlier.get("parts", {}).get("training", ([], [], ""))
@@ -105,8 +108,9 @@ def main() -> None:
         rows.update((row["model"], row) for row in train_on_digits(args))
         parts["training"] = ([rows[name] for name in TRAINED if name in rows], [
             f"digits: sklearn load_digits upsampled 8 -> {args.size} px, 1 channel, stratified 80/20 split "
-            f"(seed {args.seed}), {args.epochs} epochs, batch {args.batch_size}, Adam 1e-3, batch-norm momentum "
-            f"{args.bn_momentum}"], command + " --skip_throughput")
+            f"(seed {args.seed}), batch {args.batch_size}, Adam 1e-3, batch-norm momentum {args.bn_momentum}; "
+            "each model's epochs are in its row", *earlier_training[1][1:], *args.notes],
+            command + " --skip_throughput")
     if args.skip_throughput:
         parts["throughput"] = earlier.get("parts", {}).get("throughput", ([], [], ""))
     else:
@@ -117,14 +121,21 @@ def main() -> None:
             command + " --skip_training")
     training, throughput = parts["training"][0], parts["throughput"][0]
     table = [["model", "params", "224x224 images/s", "ratio to keras DenseNet121", "digits accuracy",
-              "digits train s"]]
+              "digits epochs", "digits train s"]]
     trained = {row["model"]: row for row in training}
-    table += [[name, trained[name]["params"], "", "", f"{trained[name]['accuracy']:.4f}",
-               f"{trained[name]['train_seconds']:.0f}"] for name in TRAINED if name in trained and name not in IMAGENET]
+
+    def digits_cells(name):
+        fit = trained.get(name)
+        if fit is None:
+            return ["", "", ""]
+        # Rows saved before epochs were recorded per row all trained 3 epochs.
+        return [f"{fit['accuracy']:.4f}", str(fit.get("epochs", 3)), f"{fit['train_seconds']:.0f}"]
+
+    table += [[name, trained[name]["params"], "", "", *digits_cells(name)]
+              for name in TRAINED if name in trained and name not in IMAGENET]
     for row in throughput:
-        fit = trained.get(row["model"])
         table.append([row["model"], row["params"], f"{row['images_per_second']:.1f}", f"{row['ratio']:.2f}",
-                      f"{fit['accuracy']:.4f}" if fit else "", f"{fit['train_seconds']:.0f}" if fit else ""])
+                      *digits_cells(row["model"])])
     save(NAME, {
         "title": "Image classification: digits accuracy, ImageNet-size parameters and throughput",
         "command": " ; ".join(part[2] for part in parts.values() if part[2]),

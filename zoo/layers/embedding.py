@@ -107,14 +107,22 @@ class FeatureEmbedding(keras.layers.Layer):
 
     Returns ``(fields [batch, n_fields, embedding_dim], dense [batch, n_numeric])``. With
     ``numeric_as_fields`` the dense block is empty.
+
+    ``embeddings_initializer`` is a Keras initializer's name or config (e.g. ``{"class_name":
+    "RandomNormal", "config": {"stddev": 1e-4}}``, DeepCTR's start); each table gets its own instance.
     """
 
-    def __init__(self, features, embedding_dim=8, numeric_as_fields=False, l2=0.0, **kwargs):
+    def __init__(self, features, embedding_dim=8, numeric_as_fields=False, l2=0.0, embeddings_initializer="uniform",
+                 **kwargs):
         super().__init__(**kwargs)
         self.features = FeatureSpec.coerce(features)
         self.embedding_dim = int(embedding_dim)
         self.numeric_as_fields = bool(numeric_as_fields)
         self.l2 = float(l2)
+        # A name or a config, not an instance: Keras builds one initializer per table from it, and one
+        # unseeded instance shared by tables would give every table of a shape the same values.
+        initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_initializer = {"class_name": type(initializer).__name__, "config": initializer.get_config()}
         regularizer = keras.regularizers.l2(self.l2) if self.l2 else None
         for f in self.features.of_kind(CATEGORICAL) + self.features.of_kind(SEQUENCE):
             if f.embedding_dim not in (None, self.embedding_dim):
@@ -123,7 +131,8 @@ class FeatureEmbedding(keras.layers.Layer):
                     f"fields and needs one size for all ({self.embedding_dim})"
                 )
         self._tables = embedding_tables(self.features, self.embedding_dim, "embedding",
-                                        embeddings_regularizer=regularizer)
+                                        embeddings_regularizer=regularizer,
+                                        embeddings_initializer=self.embeddings_initializer)
         self._numeric = [f.name for f in self.features.of_kind(NUMERIC)]
 
     def build(self, input_shape):

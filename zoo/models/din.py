@@ -47,7 +47,8 @@ def check_feature(spec: FeatureSpec, name: str, kind: str, role: str) -> None:
                            f"features: {', '.join(spec.names)}")
 
 
-def behaviours(features: FeatureSpec, history: str, candidate: str, embedding_dim: int, l2: float = 0.0) -> Behaviours:
+def behaviours(features: FeatureSpec, history: str, candidate: str, embedding_dim: int, l2: float = 0.0,
+               embeddings_initializer="uniform") -> Behaviours:
     """Inputs, embeddings, candidate and history vectors, after checking the two features."""
     check_feature(features, candidate, CATEGORICAL, role="candidate")
     check_feature(features, history, SEQUENCE, role="history")
@@ -55,7 +56,8 @@ def behaviours(features: FeatureSpec, history: str, candidate: str, embedding_di
         raise FeatureError(f"the history {history!r} must share the candidate {candidate!r}'s embedding table "
                            f"(schema tag zoo.shares={candidate} on {history!r})")
     inputs = feature_inputs(features)
-    embedding = FeatureEmbedding(features, embedding_dim, l2=l2, name="embedding")
+    embedding = FeatureEmbedding(features, embedding_dim, l2=l2, embeddings_initializer=embeddings_initializer,
+                                 name="embedding")
     fields, dense = embedding(inputs)
     return Behaviours(inputs, embedding, fields, dense, embedding.lookup(candidate, inputs[candidate]),
                       embedding.lookup(history, inputs[history]), inputs[history])
@@ -87,12 +89,18 @@ class DIN(ZooModel):
       activation: ``"dice"`` or a Keras activation, for both MLPs.
       mba_l2: mini-batch aware regularization strength on the candidate/history table
         (``MiniBatchAwareL2``); 0 turns it off.
+      embeddings_initializer: the start of every embedding table, a Keras initializer's name or config
+        (``FeatureEmbedding``). Keras' ``"uniform"`` by default; DeepCTR starts from ``{"class_name":
+        "RandomNormal", "config": {"stddev": 1e-4}}``, which with batch-norm momentum 0.9 for Dice
+        (``zoo.batch_norm``) matches its DIN on MovieLens (``benchmarks/sequence/ctr.py``, ``din_init_bn09``).
     """
 
     def __init__(self, features, history_feature="hist_movie_ids", candidate_feature="movie_id", embedding_dim=16,
-                 attention_units=(80, 40), hidden_units=(200, 80), activation="dice", mba_l2=0.0, **kwargs):
+                 attention_units=(80, 40), hidden_units=(200, 80), activation="dice", mba_l2=0.0,
+                 embeddings_initializer="uniform", **kwargs):
         features = FeatureSpec.coerce(features)
-        b = behaviours(features, history_feature, candidate_feature, embedding_dim)
+        b = behaviours(features, history_feature, candidate_feature, embedding_dim,
+                       embeddings_initializer=embeddings_initializer)
         target, history_vectors = b.target, b.history
         if mba_l2:
             target, history_vectors = MiniBatchAwareL2(mba_l2, name="mba_l2")(
@@ -107,13 +115,14 @@ class DIN(ZooModel):
         self.hidden_units = tuple(hidden_units)
         self.activation = activation
         self.mba_l2 = mba_l2
+        self.embeddings_initializer = b.embedding.embeddings_initializer
 
 
 @register_model(
     family="din", task="ranking", model_class=DIN, inputs=HISTORY_INPUTS,
     paper=Paper("Deep Interest Network for Click-Through Rate Prediction", "1706.06978"),
     defaults=dict(history_feature="hist_movie_ids", candidate_feature="movie_id", embedding_dim=16, attention_units=(80, 40),
-                  hidden_units=(200, 80), activation="dice", mba_l2=0.0),
+                  hidden_units=(200, 80), activation="dice", mba_l2=0.0, embeddings_initializer="uniform"),
 )
 def din(features, **hparams):
     return DIN(features, **hparams)
