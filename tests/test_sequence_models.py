@@ -76,6 +76,21 @@ def test_dien_adds_its_auxiliary_loss_and_din_its_mini_batch_aware_l2():
     assert len(din.losses) == 1 and float(din.losses[0]) > 0
 
 
+def test_bst_feeds_the_mlp_the_candidates_output_or_every_positions():
+    inputs, _ = _batch(4)
+    widths = {}
+    for output in ("target", "flatten"):
+        model = zoo.create("bst", SPEC, sequence_output=output, num_heads=2, **TINY)
+        (dense,) = [layer for layer in model.get_layer("dnn").submodules if isinstance(layer, keras.layers.Dense)][:1]
+        model(inputs)
+        widths[output] = int(dense.kernel.shape[0])
+    # The MLP reads the 4 pooled fields, 1 numeric and the candidate (8 each but age) plus the sequence part:
+    # the candidate's output (8) or all 6 + 1 positions (56).
+    assert widths == {"target": 4 * 8 + 1 + 8 + 8, "flatten": 4 * 8 + 1 + 8 + 7 * 8}
+    with pytest.raises(ValueError, match="sequence_output must be one of"):
+        zoo.create("bst", SPEC, sequence_output="mean", **TINY)
+
+
 @pytest.mark.parametrize("name", ["sasrec", "fmlp_rec"])
 def test_next_item_model_learns_a_sequential_rule_over_the_full_item_set(name):
     # Items 2..11 in runs (i, i+1, i+2, ...) mod 10: the next item is determined by the last one.
