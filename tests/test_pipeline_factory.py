@@ -97,6 +97,34 @@ def test_no_warmup_examples_pushes_the_trainers_model(config_file):
     assert by_id["Pusher"].inputs["model"].producer_component_id == "Trainer"
 
 
+@pytest.mark.parametrize("momentum", [0.9, None])
+def test_every_trainer_sets_the_configured_batch_norm_momentum_before_fit(config_file, monkeypatch, tmp_path,
+                                                                          momentum):
+    from types import SimpleNamespace
+
+    from pipelines.trainer import TrainingRun
+    from zoo.backend import keras
+
+    text = "models: [{name: fm}, {name: deepfm}]\n"
+    if momentum:
+        text += f"training: {{batch_norm_momentum: {momentum}}}\n"
+    _, pipeline = _pipeline(config_file(text))
+    trainers = [c for c in pipeline.components if c.id.startswith("Trainer")]
+    assert [json.loads(t.exec_properties["custom_config"])["batch_norm_momentum"] for t in trainers] == [momentum] * 2
+    # TrainingRun.fit, which every task's run_fn calls: the momentum is set before Keras' fit traces the update.
+    run = TrainingRun.__new__(TrainingRun)  # the fit step alone: no Transform output needed
+    run.config, run.run_dir = {"batch_norm_momentum": momentum}, str(tmp_path)
+    run.fn_args = SimpleNamespace(train_files=[], eval_files=[], train_steps=1, eval_steps=1)
+    monkeypatch.setattr(run, "dataset", lambda files, shuffle, element: None)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.BatchNormalization(name="norm")(inputs)))
+    seen = []
+    monkeypatch.setattr(model, "fit", lambda *args, **kwargs: seen.append(model.get_layer("norm").momentum)
+                        or SimpleNamespace(history={}))
+    run.fit(model, element=lambda batch: batch)
+    assert seen == [momentum or 0.99]  # unset: Keras' own
+
+
 def _task_config(tmp_path, task: str, schema: pathlib.Path, source: str, model: str, hparams: str) -> pathlib.Path:
     path = tmp_path / f"{task}.yaml"
     path.write_text(f"pipeline_name: p\ntask: {task}\nschema: {schema}\n"

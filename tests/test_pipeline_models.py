@@ -29,7 +29,6 @@ import zoo
 from pipelines.config import load_config
 from pipelines.run import run_pipeline
 from pipelines.tasks import RETRIEVAL_KS
-from zoo.backend import keras
 from zoo.data import histories
 from zoo.retrieval import metrics
 
@@ -55,8 +54,7 @@ def _small(config, movielens_dir, **training):
 
 @pytest.fixture(scope="module")
 def config(shipped, movielens_dir):
-    # Momentum 0.9 for every batch norm (the Dice activations of din and dien): the Trainer applies it.
-    return _small(shipped, movielens_dir, train_steps=2, batch_norm_momentum=0.9).replace(
+    return _small(shipped, movielens_dir, train_steps=2).replace(
         models=tuple(m for m in shipped.models if m.name in TRAINED),
         evaluation=dataclasses.replace(shipped.evaluation, enabled=False),
         warmup_examples=0,  # tests/test_pipeline.py covers the warm-up step
@@ -122,16 +120,6 @@ def _instances(config, count: int = 3) -> dict:
         del example.features.feature["clicked"]
         requests.append({"b64": base64.b64encode(example.SerializeToString()).decode()})
     return {"signature_name": "serving_default", "instances": requests}
-
-
-def test_the_trainer_sets_every_batch_norm_momentum_the_config_names(summary, config):
-    momenta = {}
-    for outcome in summary.models:
-        model = keras.models.load_model(outcome.pushed_path)
-        momenta[outcome.model_name] = {layer.momentum for layer in model.submodules
-                                       if isinstance(layer, keras.layers.BatchNormalization)}
-    assert momenta["din"] == momenta["dien"] == {config.training.batch_norm_momentum} == {0.9}
-    assert momenta["deepfm"] == momenta["neumf"] == set()  # no batch norm
 
 
 def test_every_pushed_model_serves_a_prediction(summary, config):
