@@ -311,10 +311,15 @@ def test_dill_trace_sets_the_logger_level_only_when_it_changes(monkeypatch):
 def test_state_cache_weighs_values_as_beam_does_and_scans_modules_only_when_they_change(monkeypatch):
     import types
 
+    import objsize
     from apache_beam.runners.worker import statecache
     from objsize import traverse
 
-    stock = statecache.get_deep_size
+    def stock(*values):  # Beam's statecache.get_deep_size, which an earlier pipeline run here may have patched
+        return objsize.get_deep_size(*values, get_size_func=statecache._size_func,
+                                     get_referents_func=statecache._get_referents_func,
+                                     filter_func=statecache._filter_func)
+
     monkeypatch.setattr(statecache, "get_deep_size", stock)  # the patch below is undone after the test
     module = types.ModuleType("zoo_test_module")
     module.table = list(range(1000))  # a module's globals: shared, so weighed by neither
