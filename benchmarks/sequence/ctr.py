@@ -19,13 +19,14 @@ import numpy as np
 from sklearn.metrics import log_loss, roc_auc_score
 
 import zoo
+from benchmarks.ranking.initialization import DEEPCTR_STDDEV
 from benchmarks.report import save, saved_results
 from benchmarks.sequence import data as data_lib
 from zoo.backend import keras
 from zoo.batch_norm import set_batch_norm_momentum
 
 EMBEDDING, HIDDEN, BATCH = 16, (200, 80), 1024
-DEEPCTR_INIT = {"class_name": "RandomNormal", "config": {"stddev": 1e-4}}  # DeepCTR's embedding start (init_std)
+DEEPCTR_INIT = {"class_name": "RandomNormal", "config": {"stddev": DEEPCTR_STDDEV}}  # DeepCTR's embedding start
 OURS = {
     "deepfm": ("baseline", dict(embedding_dim=EMBEDDING, hidden_units=HIDDEN, dropout=0.0)),
     "dcn_v2": ("baseline", dict(embedding_dim=EMBEDDING, hidden_units=HIDDEN, dropout=0.0)),
@@ -54,13 +55,13 @@ OURS = {
 EPOCHS = {"bst_flatten_3_epochs": 3, "deepfm_3_epochs": 3}  # rows trained for other than --epochs epochs
 BATCH_NORM_MOMENTUM = {"din_bn09": 0.9, "din_init_bn09": 0.9}  # rows trained with another batch-norm momentum
 # Rows that are a registered model with other settings.
-ZOO_NAMES = {**{name: "din" for name in ("din_relu", "din_bn09", "din_init", "din_init_bn09")}, "bst_flatten": "bst",
-             "bst_flatten_3_epochs": "bst",
-             "deepfm_3_epochs": "deepfm"}
+ZOO_NAMES = {"din_relu": "din", "din_bn09": "din", "din_init": "din", "din_init_bn09": "din",
+             "bst_flatten": "bst", "bst_flatten_3_epochs": "bst", "deepfm_3_epochs": "deepfm"}
 
 # The pairs the issue compares come first, so a partial run (results are saved after each model) has them.
 MODEL_ORDER = ["din", "deepctr_din", "din_relu", "din_bn09", "din_init", "din_init_bn09", "deepfm", "dcn_v2", "tin",
-               "sdim", "bst", "bst_flatten", "bst_flatten_3_epochs", "deepfm_3_epochs", "dien", "deepctr_dien", "mean_past_rating"]
+               "sdim", "bst", "bst_flatten", "bst_flatten_3_epochs", "deepfm_3_epochs", "dien", "deepctr_dien",
+               "mean_past_rating"]
 
 
 def gauc(users, labels, scores) -> float:
