@@ -153,17 +153,28 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
 
 def segmentation_run_fn(fn_args: tfx.components.FnArgs) -> None:
-    """Binary segmentation (one sigmoid channel): binary cross-entropy + Dice on the mask, with the same
-    random horizontal and vertical flips of image and mask at training."""
+    """Segmentation: cross-entropy + Dice on the mask (``zoo.losses.BCEDiceLoss``), with the same random
+    horizontal and vertical flips of image and mask at training. A 2-class mask is learnt as one sigmoid
+    channel (binary cross-entropy, foreground IoU); a mask of ``zoo.mask_classes=N`` classes as N softmax
+    channels (categorical cross-entropy and Dice averaged over the classes, mean IoU)."""
+    from pipelines.transform import check_class_ids
     from zoo.backend import keras, tf
     from zoo.losses import BCEDiceLoss
+    from zoo.schema import MASK, load_schema, schema_features
 
     seed = fn_args.custom_config["seed"]
+    classes = next(f.num_classes for f in schema_features(load_schema(fn_args.schema_path)) if f.label_type == MASK)
 
     def flip(image, mask):
+        mask = check_class_ids(mask, classes)  # a pixel value beyond the classes is bad data: stop, not learn it
         both = tf.concat([image, mask], axis=-1)
         both = tf.image.random_flip_up_down(tf.image.random_flip_left_right(both, seed=seed), seed=seed + 1)
         return both[..., :-1], both[..., -1:]
 
-    _train_and_export(fn_args, lambda mask: (1, BCEDiceLoss(),
-                                             [keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")]), flip)
+    def head(mask):
+        if mask.num_classes == 2:
+            return 1, BCEDiceLoss(), [keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")]
+        return mask.num_classes, BCEDiceLoss(), [keras.metrics.MeanIoU(mask.num_classes, sparse_y_pred=False,
+                                                                       name="mean_iou")]
+
+    _train_and_export(fn_args, head, flip)

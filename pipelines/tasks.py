@@ -228,7 +228,7 @@ def _image_and_label(model: ModelConfig, features: list, label_types: tuple, wha
 
 def segmentation_heads(model: ModelConfig, features: list) -> dict[str, str]:
     """A segmentation model reads the schema's one image and predicts its mask label (a BYTES label with
-    ``zoo.image_shape=HxWx1``)."""
+    ``zoo.image_shape=HxWx1``, and ``zoo.mask_classes=N`` for more than 2 classes)."""
     mask = _image_and_label(model, features, (schema_lib.MASK,), "a mask (BYTES, zoo.image_shape=HxWx1)")
     return {mask.name: schema_lib.MASK}
 
@@ -284,7 +284,8 @@ RETRIEVAL = dataclasses.replace(RANKING, name="retrieval", run_fn="pipelines.ret
 IMAGE_CLASSIFICATION = dataclasses.replace(RANKING, name="image_classification", run_fn="pipelines.images.run_fn",
                                            headline_metric="accuracy", heads=image_classification_heads,
                                            eval_config=image_classification_eval_config)
-# Binary segmentation of encoded images by mask labels (pipelines.images, pipelines.segmentation_metrics).
+# Segmentation of encoded images by mask labels, 2-class or zoo.mask_classes=N (pipelines.images,
+# pipelines.segmentation_metrics).
 SEGMENTATION = dataclasses.replace(RANKING, name="segmentation", run_fn="pipelines.images.segmentation_run_fn",
                                    headline_metric="dice", heads=segmentation_heads,
                                    eval_config=segmentation_eval_config)

@@ -9,7 +9,8 @@ For every schema feature (see ``zoo.schema`` for the tags):
 - numeric: missing values filled with the mean, then a z-score; with ``zoo.num_buckets`` also a
   quantile bucket id ``<name>_bucket`` (0 = missing).
 - label: float32; a mask label (``zoo.image_shape``) decoded like an image but resized to the nearest
-  pixel and thresholded at 0.5: float32 ``[batch, H, W, 1]`` of 0 and 1. Passthrough features are dropped.
+  pixel and thresholded at 0.5: float32 ``[batch, H, W, 1]`` of 0 and 1; with ``zoo.mask_classes=N`` its
+  pixel values are the class ids, float32 ``[batch, H, W, 1]`` of 0 to N-1. Passthrough features are dropped.
 - image: the encoded bytes decoded (PNG, JPEG, GIF, BMP) to ``zoo.image_shape`` channels, scaled to
   [0, 1] and resized (bilinear) to its height and width: float32 ``[batch, H, W, C]``. Augmentation is
   the Trainer's (``pipelines.images``), so serving and evaluation see the image as it is.
@@ -42,7 +43,7 @@ def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]
             raise KeyError(f"schema feature {feature.name!r} is missing from the data")
         x = inputs[feature.name]
         if feature.kind == schema_lib.LABEL and feature.image_shape:
-            outputs[feature.name] = decode_masks(_dense_column(x, ""), feature.image_shape)
+            outputs[feature.name] = decode_masks(_dense_column(x, ""), feature.image_shape, feature.num_classes)
         elif feature.kind == schema_lib.LABEL:
             outputs[feature.name] = tf.cast(_dense_column(x, 0), tf.float32)
         elif feature.kind == schema_lib.CATEGORICAL:
@@ -68,10 +69,26 @@ def decode_images(encoded, shape, method: str = "bilinear"):
     return tf.map_fn(decode, encoded, fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32))
 
 
-def decode_masks(encoded, shape):
-    """``[batch]`` encoded grey masks -> float32 ``[batch, height, width, 1]``: 1 where a pixel is 128 or
-    more (after a nearest-pixel resize, so no new grey levels appear), else 0."""
-    return tf.cast(decode_images(encoded, shape, method="nearest") >= 0.5, tf.float32)
+def decode_masks(encoded, shape, classes: int = 2):
+    """``[batch]`` encoded grey masks -> float32 ``[batch, height, width, 1]``, resized to the nearest pixel
+    so that no new grey levels appear. Two classes: 1 where a pixel is 128 or more, else 0. More: the 8-bit
+    pixel values, which are the class ids.
+
+    A value of ``classes`` or more is no class: the segmentation Trainer and Evaluator stop on it
+    (``check_class_ids``). The check is not here because the Transform graph also serves, without labels,
+    and a stateful assert would run there on an empty mask."""
+    grey = decode_images(encoded, shape, method="nearest")
+    if classes == 2:
+        return tf.cast(grey >= 0.5, tf.float32)
+    return tf.round(grey * 255.0)
+
+
+def check_class_ids(mask, classes: int):
+    """``mask`` (decoded by ``decode_masks``), once every value is checked to be a class id below ``classes``."""
+    in_range = tf.debugging.assert_less(mask, tf.cast(classes, mask.dtype),
+                                        message=f"a mask pixel is not a class id 0-{classes - 1}")
+    with tf.control_dependencies([in_range]):
+        return tf.identity(mask)
 
 
 def feature_spec(schema, tf_transform_output: tft.TFTransformOutput) -> FeatureSpec:

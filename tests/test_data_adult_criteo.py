@@ -349,6 +349,28 @@ def test_criteo_streamed_csv_equals_one_shot_csv(tmp_path):
     assert ",," in "".join(lines[1:50])  # missing values are empty cells
 
 
+def test_criteo_tfrecord_holds_the_rows_as_csv_example_gen_would(tmp_path, logs):
+    """Each row becomes one tf.Example with every column: counts as int64, categoricals as bytes, and a
+    missing value as a feature with no values (what CsvExampleGen makes of an empty cell)."""
+    from zoo.backend import tf
+
+    path = criteo.write_synthetic_tfrecord(tmp_path, 3000, seed=0, chunk_rows=1000)
+    records = list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
+    assert len(records) == 3000
+    missing = 0
+    for row, record in zip(logs.iloc[:3000].itertuples(index=False), records):
+        features = tf.train.Example.FromString(record).features.feature
+        assert sorted(features) == sorted(criteo.COLUMNS)
+        for name, value in zip(criteo.COLUMNS, row):
+            expected = [] if pd.isna(value) else [value]
+            if name in criteo.CAT_COLUMNS:
+                assert [v.decode() for v in features[name].bytes_list.value] == expected, name
+            else:
+                assert list(features[name].int64_list.value) == [int(v) for v in expected], name
+            missing += not expected
+    assert missing > 3000  # missing values were exercised
+
+
 def test_criteo_streaming_memory_is_bounded_by_the_chunk(tmp_path):
     def peak_bytes(function):
         tracemalloc.start()

@@ -134,6 +134,39 @@ def test_a_mask_label_decodes_to_0_and_1_at_128_and_above_without_new_grey_level
     np.testing.assert_array_equal(mask[0, 0, :, 0], [0.0, 0.0, 1.0, 1.0])
 
 
+_MASK_SCHEMA = ('feature { name: "image" type: BYTES annotation { tag: "zoo.kind=image" tag: "zoo.image_shape=4x4x1" } }'
+                'feature { name: "mask" type: BYTES annotation { tag: "zoo.role=label" tag: "zoo.image_shape=4x4x1" '
+                'TAGS } }')
+
+
+def test_a_mask_of_n_classes_decodes_its_pixel_values_as_class_ids():
+    from pipelines.transform import check_class_ids, decode_masks
+
+    features = schema_features(parse_schema(_MASK_SCHEMA.replace("TAGS", 'tag: "zoo.mask_classes=3"')))
+    assert features[1].num_classes == 3
+    assert schema_features(parse_schema(_MASK_SCHEMA.replace("TAGS", "")))[1].num_classes == 2  # foreground/background
+    png = tf.io.encode_png(tf.constant([[[0], [2], [1]]], tf.uint8))  # 1x3 class ids
+    mask = decode_masks(tf.stack([png]), (1, 6, 1), classes=3).numpy()
+    np.testing.assert_array_equal(mask[0, 0, :, 0], [0, 0, 2, 2, 1, 1])  # nearest: no blended ids
+    beyond = decode_masks(tf.stack([tf.io.encode_png(tf.constant([[[3]]], tf.uint8))]), (1, 1, 1), classes=3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not a class id 0-2"):
+        check_class_ids(beyond, 3)
+    np.testing.assert_array_equal(check_class_ids(tf.constant(mask), 3).numpy(), mask)
+
+
+@pytest.mark.parametrize("tags, message", [
+    ('tag: "zoo.mask_classes=1"', "must be 2 to 256"),
+    ('tag: "zoo.mask_classes=257"', "must be 2 to 256"),
+    ('tag: "zoo.mask_classes=x"', "positive integer"),
+])
+def test_mask_classes_errors(tags, message):
+    with pytest.raises(SchemaError, match=message):
+        schema_features(parse_schema(_MASK_SCHEMA.replace("TAGS", tags)))
+    with pytest.raises(SchemaError, match="counts the classes of a mask label"):
+        schema_features(parse_schema('feature { name: "y" type: INT int_domain { min: 0 max: 2 } '
+                                     'annotation { tag: "zoo.role=label" tag: "zoo.mask_classes=3" } }'))
+
+
 def test_every_shipped_schema_traces_its_transform_in_one_process():
     """Several pipelines in one process (a notebook, this test run) trace their Transforms one after
     another; TFT's lookup tables must not clash by name across schemas (MovieLens' third vocabulary is

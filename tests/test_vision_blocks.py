@@ -7,6 +7,7 @@ import pytest
 
 import zoo
 from zoo.backend import keras, tf
+from zoo.layers import GroupedConv2D
 from zoo.losses import BCEDiceLoss, DiceLoss
 from zoo.models.hardnet import harmonic_channels, harmonic_links
 
@@ -21,6 +22,67 @@ def test_harmonic_links_are_powers_of_two_back():
 def test_harmonic_channels_grow_with_links_and_are_even():
     # k * 1.7**(links - 1), rounded to even: 14, 23.8 -> 24, 40.46 -> 40, 68.78 -> 68
     assert [harmonic_channels(layer, 14, 1.7) for layer in (1, 2, 4, 8)] == [14, 24, 40, 68]
+
+
+def test_grouped_conv_by_hand():
+    # 4 input channels in 2 groups, 1x1 kernel: outputs 0-1 read inputs 0-1 only, outputs 2-3 inputs 2-3.
+    layer = GroupedConv2D(4, 1, groups=2, use_bias=False)
+    layer.build((None, 1, 1, 4))
+    layer.kernel.assign(np.array([[[[1, 0, 10, 0], [0, 1, 0, 10]]]], dtype=np.float32))  # [1, 1, 2, 4]
+    x = tf.constant([[[[1.0, 2.0, 3.0, 4.0]]]])
+    # group 0: [1, 2] @ [[1, 0], [0, 1]] = [1, 2]; group 1: [3, 4] @ [[10, 0], [0, 10]] = [30, 40]
+    np.testing.assert_allclose(layer(x).numpy().ravel(), [1, 2, 30, 40])
+
+
+@pytest.mark.parametrize("strides, use_bias, activation", [(1, False, None), (2, True, "relu")])
+def test_grouped_conv_equals_keras_grouped_conv_and_its_gradients(strides, use_bias, activation):
+    args = dict(filters=8, kernel_size=3, strides=strides, padding="same", groups=4, use_bias=use_bias,
+                activation=activation)
+    ours, keras_conv = GroupedConv2D(**args), keras.layers.Conv2D(**args)
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 6, 6, 12)).astype(np.float32))
+    ours(x), keras_conv(x)
+    assert ours.kernel.shape == keras_conv.kernel.shape == (3, 3, 3, 8)
+    for weight, value in zip(ours.weights, keras_conv.get_weights()):
+        weight.assign(value + (0.3 if "bias" in weight.name else 0.0))
+    keras_conv.set_weights(ours.get_weights())
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y_ours, y_keras = ours(x), keras_conv(x)
+        loss_ours, loss_keras = tf.reduce_sum(y_ours ** 2), tf.reduce_sum(y_keras ** 2)
+    np.testing.assert_allclose(y_ours.numpy(), y_keras.numpy(), rtol=1e-5, atol=1e-5)
+    for ours_grad, keras_grad in zip(tape.gradient(loss_ours, [x, *ours.weights]),
+                                     tape.gradient(loss_keras, [x, *keras_conv.weights])):
+        np.testing.assert_allclose(ours_grad.numpy(), keras_grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_grouped_conv_serializes_without_custom_objects():
+    layer = GroupedConv2D(8, 3, groups=4, padding="same", name="g")
+    rebuilt = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(rebuilt) is GroupedConv2D and rebuilt.get_config() == layer.get_config()
+    with pytest.raises(ValueError, match="channels_last"):
+        GroupedConv2D(8, 3, groups=4, data_format="channels_first")
+
+
+def test_segmentation_scores_by_hand():
+    from pipelines.segmentation_metrics import _confusion, _scores
+
+    # 2 classes: 6 pixels, true 1 1 1 0 0 0, predicted 1 1 0 1 0 0 -> TP 2, FP 1, FN 1, TN 2
+    confusion = _confusion(np.array([1, 1, 0, 1, 0, 0]), np.array([1, 1, 1, 0, 0, 0]), 2)
+    np.testing.assert_array_equal(confusion, [[2, 1], [1, 2]])
+    scores = _scores(confusion)
+    assert scores["dice"] == pytest.approx(4 / 6) and scores["iou"] == pytest.approx(2 / 4)
+    assert scores["mean_iou"] == pytest.approx((2 / 4 + 2 / 4) / 2) and scores["pixel_accuracy"] == pytest.approx(4 / 6)
+    # 3 classes, rows true, columns predicted. Class 1: 3 hits, 4 predicted, 3 true: dice 6/7, iou 3/4.
+    # Class 2: 1 hit, 1 predicted, 2 true: dice 2/3, iou 1/2. Class 0: 2 hits, 3 predicted, 3 true: iou 2/4.
+    scores = _scores(np.array([[2, 1, 0], [0, 3, 0], [1, 0, 1]]))
+    assert scores["dice"] == pytest.approx((6 / 7 + 2 / 3) / 2)
+    assert scores["iou"] == pytest.approx((3 / 4 + 1 / 2) / 2)
+    assert scores["mean_iou"] == pytest.approx((2 / 4 + 3 / 4 + 1 / 2) / 3)
+    assert scores["pixel_accuracy"] == pytest.approx(6 / 8)
+    # a class neither true nor predicted has no score and is left out of the means
+    scores = _scores(np.array([[4, 0, 0], [0, 2, 0], [0, 0, 0]]))
+    assert scores["dice"] == 1.0 and scores["mean_iou"] == 1.0
+    assert np.isnan(_scores(np.zeros((2, 2), dtype=np.int64))["dice"])
 
 
 def test_dice_loss_binary_by_hand():

@@ -24,6 +24,9 @@ sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
   image, which Transform decodes to float32 ``[H, W, C]`` in [0, 1] (an image model's ``image`` input).
   On a BYTES label, ``zoo.image_shape=HxWx1`` makes it a mask: an encoded grey image whose pixels of 128
   and above are the foreground, decoded to float32 ``[H, W, 1]`` of 0 and 1 (a segmentation target).
+- ``zoo.mask_classes=N`` (N >= 3) on a mask label makes it a class-index mask: an encoded 8-bit grey image
+  whose pixel values are the classes ``0`` to ``N-1`` (as index PNGs hold them), decoded to float32
+  ``[H, W, 1]`` class ids. Without it a mask has 2 classes, background and foreground.
 """
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ CATEGORICAL, NUMERIC, SEQUENCE, LABEL, PASSTHROUGH = "categorical", "numeric", "
 IMAGE = "image"
 BINARY, MULTICLASS, REGRESSION, MASK = "binary", "multiclass", "regression", "mask"  # what a label is a target of
 _TAG_KEYS = {"role", "kind", "max_len", "delimiter", "num_buckets", "embedding_dim", "shares", "qr_collisions",
-             "image_shape", "class_names"}
+             "image_shape", "class_names", "mask_classes"}
 
 
 class SchemaError(ValueError):
@@ -60,7 +63,7 @@ class SchemaFeature:
     shares: str | None = None
     qr_collisions: int | None = None
     label_type: str | None = None  # a label's: BINARY, MULTICLASS, REGRESSION or MASK
-    num_classes: int | None = None  # a class index label's (INT, int_domain {min: 0, max: N-1}): N
+    num_classes: int | None = None  # a class index label's (INT, int_domain {min: 0, max: N-1}) or a mask's: N
     class_names: tuple[str, ...] | None = None  # a class index label's names, by index (zoo.class_names)
     image_shape: tuple[int, int, int] | None = None  # an image's or mask's (height, width, channels) decoded
 
@@ -181,6 +184,13 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
     if kind == LABEL and image_shape and image_shape[2] != 1:
         raise SchemaError(f"feature {feature.name!r}: a mask label has one channel (HxWx1), got {image_shape}")
     label_type = (MASK if image_shape else _label_type(feature)) if kind == LABEL else None
+    if "mask_classes" in tags and label_type != MASK:
+        raise SchemaError(f"feature {feature.name!r}: zoo.mask_classes counts the classes of a mask label "
+                          "(BYTES, zoo.role=label, zoo.image_shape=HxWx1)")
+    mask_classes = _positive_int(feature.name, "mask_classes", tags.get("mask_classes")) or 2
+    if not 2 <= mask_classes <= 256:
+        raise SchemaError(f"feature {feature.name!r}: zoo.mask_classes must be 2 to 256 (one 8-bit pixel value "
+                          f"per class), got {mask_classes}")
     class_names = _class_names(feature, label_type, tags["class_names"]) if "class_names" in tags else None
     return SchemaFeature(
         name=feature.name,
@@ -194,7 +204,7 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         shares=tags.get("shares"),
         qr_collisions=_positive_int(feature.name, "qr_collisions", tags.get("qr_collisions")),
         label_type=label_type,
-        num_classes=_num_classes(feature) if kind == LABEL else None,
+        num_classes=(mask_classes if label_type == MASK else _num_classes(feature)) if kind == LABEL else None,
         class_names=class_names,
         image_shape=image_shape,
     )

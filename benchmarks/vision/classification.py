@@ -67,7 +67,7 @@ def measure_throughput(args) -> list[dict]:
     reference_speed = images_per_second(reference, args.batch, args.repeats)
     throughput = [{"model": "tf.keras.applications.DenseNet121", "params": reference.count_params(),
                    "images_per_second": reference_speed, "ratio": 1.0}]
-    for name in IMAGENET:
+    for name in args.throughput_models:
         model = zoo.create(name)
         speed = images_per_second(model, args.batch, args.repeats)
         throughput.append({"model": name, "params": model.count_params(), "images_per_second": speed,
@@ -91,14 +91,17 @@ def main() -> None:
     parser.add_argument("--skip_throughput", action="store_true")
     parser.add_argument("--models", nargs="+", default=TRAINED, choices=TRAINED,
                         help="models to train; the saved rows of the others are kept")
+    parser.add_argument("--throughput_models", nargs="+", default=IMAGENET, choices=IMAGENET,
+                        help="models to measure at 224x224, each against the reference measured in the same "
+                             "process; the saved rows of the others are kept")
     parser.add_argument("--notes", nargs="*", default=[],
-                        help="notes on this training run (e.g. machine load), added to the saved ones")
+                        help="notes on this run (e.g. machine load), added to the saved ones of the part(s) it runs")
     args = parser.parse_args()
     earlier = saved_results(NAME)
     command = (".venv/bin/python -m benchmarks.vision.classification "
                + " ".join(f"--{k} {v}" for k, v in vars(args).items()
-                          if k not in ("skip_training", "skip_throughput", "models", "notes"))
-               + " --models " + " ".join(args.models))
+                          if k not in ("skip_training", "skip_throughput", "models", "throughput_models", "notes"))
+               + " --models " + " ".join(args.models) + " --throughput_models " + " ".join(args.throughput_models))
     parts = {}  # part -> (rows, notes, command)
     earlier_training = earlier.get("parts", {}).get("training", ([], [], ""))
     if args.skip_training:
@@ -111,13 +114,22 @@ def main() -> None:
             f"(seed {args.seed}), batch {args.batch_size}, Adam 1e-3, batch-norm momentum {args.bn_momentum}; "
             "each model's epochs are in its row", *earlier_training[1][1:], *args.notes],
             command + " --skip_throughput")
+    earlier_throughput = earlier.get("parts", {}).get("throughput", ([], [], ""))
     if args.skip_throughput:
-        parts["throughput"] = earlier.get("parts", {}).get("throughput", ([], [], ""))
+        parts["throughput"] = earlier_throughput
     else:
-        parts["throughput"] = (measure_throughput(args), [
+        reference, *measured = measure_throughput(args)
+        some = [] if len(measured) == len(IMAGENET) else [
+            f"{', '.join(args.throughput_models)} re-measured alone, each ratio against the reference measured in "
+            f"that run ({reference['images_per_second']:.1f} images/s); the reference row is the earlier run's"]
+        # A partial run keeps the saved rows, the reference's included, and replaces only what it measured.
+        rows = {row["model"]: row for row in [reference, *(earlier_throughput[0] if some else [])]}
+        rows.update((row["model"], row) for row in measured)
+        parts["throughput"] = ([rows[name] for name in [reference["model"], *IMAGENET] if name in rows], [
             f"throughput: 224x224x3, 1000 classes, batch {args.batch}, median of {args.repeats} predict calls "
             "after a warm-up, float32 on CPU; ratio = images/s / tf.keras.applications.DenseNet121's images/s "
-            "in the same process (target >= 1.0 for the DenseNet variants that mirror it)"],
+            "in the same process (target >= 1.0 for the DenseNet variants that mirror it)",
+            *(earlier_throughput[1][1:] if some else []), *some, *(args.notes if args.skip_training else [])],
             command + " --skip_training")
     training, throughput = parts["training"][0], parts["throughput"][0]
     table = [["model", "params", "224x224 images/s", "ratio to keras DenseNet121", "digits accuracy",

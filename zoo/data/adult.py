@@ -14,7 +14,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from zoo.data._csv import write_frames
+from zoo.data._files import write_frames
 from zoo.data._download import LocalLayout, download_file
 
 ADULT_BASE_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/adult/"

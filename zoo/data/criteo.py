@@ -23,7 +23,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from zoo.data._csv import write_frames
+from zoo.data._files import write_frames, write_frames_tfrecord
 
 LABEL = "label"
 INT_COLUMNS = tuple(f"i{k}" for k in range(1, 14))
@@ -215,3 +215,11 @@ def write_synthetic_csv(
 ) -> pathlib.Path:
     """Write ``synthetic(num_rows, seed=seed)`` to ``out_dir/data.csv`` chunk by chunk, in bounded memory."""
     return write_frames(iter_chunks(num_rows, seed=seed, chunk_rows=chunk_rows), COLUMNS, out_dir)
+
+
+def write_synthetic_tfrecord(
+    out_dir: str | os.PathLike, num_rows: int, *, seed: int = 0, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> pathlib.Path:
+    """Write ``synthetic(num_rows, seed=seed)`` as tf.Examples to ``out_dir/data.tfrecord``, in bounded
+    memory: the examples CsvExampleGen makes of ``write_synthetic_csv``'s file, for ImportExampleGen."""
+    return write_frames_tfrecord(iter_chunks(num_rows, seed=seed, chunk_rows=chunk_rows), COLUMNS, out_dir)

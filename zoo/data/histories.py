@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from zoo.data import movielens, synthetic
-from zoo.data._csv import write_frames
+from zoo.data._files import write_frames
 
 HISTORY_COLUMNS = ("hist_movie_ids", "hist_genres", "hist_ratings", "hist_gaps")
 DEFAULT_MAX_LEN = 50

@@ -15,7 +15,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 
-from zoo.data._csv import write_frames
+from zoo.data._files import write_frames
 # DatasetUnavailable and default_cache_dir lived here before loaders shared them; still importable from here.
 from zoo.data._download import DatasetUnavailable, LocalLayout, default_cache_dir, download_file  # noqa: F401
 

@@ -11,6 +11,7 @@ from zoo.layers.embedding import (
 from zoo.layers.feature_generation import ConvFeatureGeneration
 from zoo.layers.finalmlp import FeatureGating, InteractionAggregation
 from zoo.layers.gated_cross import GatedCross
+from zoo.layers.grouped_conv import GroupedConv2D
 from zoo.layers.interaction import FactorizationMachine
 from zoo.layers.mlp import MLP
 from zoo.layers.moe import ExpertMLPs, MoE
@@ -25,7 +26,7 @@ from zoo.layers.sequence import (
 
 __all__ = [
     "BilinearInteraction", "CIN", "CompositionalEmbedding", "ConvFeatureGeneration", "CrossMix", "CrossV1", "DotInteraction", "FactorizationMachine",
-    "FeatureEmbedding", "FeatureGating", "GatedCross", "InteractingLayer", "InteractionAggregation", "LinearTerms",
+    "FeatureEmbedding", "FeatureGating", "GatedCross", "GroupedConv2D", "InteractingLayer", "InteractionAggregation", "LinearTerms",
     "MLP", "RecomputedBottleneckInput", "SENetLayer", "SelfMaskCross",
     "ExpertMLPs", "GatedMixture", "MoE",
     "AUGRUCell", "DenseStack", "Dice", "FeedForward", "FrequencyFilter", "InterestEvolution", "InterestExtractor",

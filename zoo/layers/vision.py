@@ -1,7 +1,8 @@
 """Building blocks shared by the vision families: the model base class, conv units, feature taps, the head.
 
-These are functions of plain Keras layers (no custom layer is needed), so a model's graph stays a
-readable chain of standard layers that saves and loads without custom objects.
+These are functions of plain Keras layers, so a model's graph stays a readable chain of standard
+layers; the one exception is ``GroupedConv2D`` (registered, so models still load without custom
+objects), which computes grouped convolutions fast on the CPU.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 
 from zoo.backend import keras
 from zoo.config import ConfiguredModel
+from zoo.layers.grouped_conv import GroupedConv2D
 
 BN_EPSILON = 1.001e-5  # tf.keras.applications' value, so DenseNet matches it layer for layer
 IMAGE_INPUTS = {"image": "required"}  # the card's inputs of every image model
@@ -45,8 +47,9 @@ def bn_act(x, name, activation="relu"):
 def conv(x, filters, kernel_size, name, strides=1, groups=1):
     """A bias-free convolution (a batch norm always follows or precedes it) with "same" padding,
     so every model accepts any input size divisible by its total stride."""
-    return keras.layers.Conv2D(filters, kernel_size, strides=strides, padding="same", groups=groups,
-                               use_bias=False, name=f"{name}_conv")(x)
+    layer = GroupedConv2D if groups > 1 else keras.layers.Conv2D
+    return layer(filters, kernel_size, strides=strides, padding="same", groups=groups, use_bias=False,
+                 name=f"{name}_conv")(x)
 
 
 def conv_bn_act(x, filters, kernel_size, name, strides=1, groups=1, activation="relu"):
