@@ -7,8 +7,8 @@ label has them (``image_folder_classes`` lists them, and the run prints them).
 Each image becomes a tf.Example ``{image: encoded bytes, label: class index}``, so ExampleGen reads
 TFRecords and Transform decodes (``pipelines.transform.decode_images``); the pushed model takes the
 encoded bytes. A mask folder, for segmentation, holds ``<folder>/image/<name>`` and the grey mask
-``<folder>/mask/<name>`` of each image (pixels of 128 and above are the foreground); its tf.Examples
-are ``{image, mask}``.
+``<folder>/mask/<name>`` of each image (pixels of 128 and above are the foreground, or, for a
+``zoo.mask_classes=N`` label, pixel values are the class ids); its tf.Examples are ``{image, mask}``.
 """
 from __future__ import annotations
 
@@ -111,11 +111,11 @@ def write_isbi_mask_folder(source: str | None, folder: pathlib.Path) -> pathlib.
     return folder
 
 
-def _train_and_export(fn_args, head, augment) -> None:
-    """Trains the configured image model on the schema's image and first label, ``augment(image, label)``
-    applied to training batches only, and exports it with the decoding inside, so serving takes encoded
-    images. ``head(label)`` (the label's ``zoo.schema.SchemaFeature``) gives the model's number of classes,
-    its loss and its metrics."""
+def _train_and_export(fn_args, head) -> None:
+    """Trains the configured image model on the schema's image and first label, and exports it with the
+    decoding inside, so serving takes encoded images. ``head(label)`` (the label's ``zoo.schema.SchemaFeature``)
+    gives the model's number of classes, its loss, its metrics, and ``augment(image, target)``, applied to
+    training batches only."""
     import zoo
     from pipelines.export import export_serving_model
     from pipelines.trainer import TrainingRun
@@ -131,7 +131,7 @@ def _train_and_export(fn_args, head, augment) -> None:
         return batch[image.name], batch[label.name]
 
     with run.strategy.scope():  # the metrics too belong to the strategy
-        num_classes, loss, metrics = head(label)
+        num_classes, loss, metrics, augment = head(label)
         model = zoo.create(run.config["model_name"], input_shape=image.image_shape, num_classes=num_classes,
                            **run.config["hparams"])
         model.compile(optimizer=run.optimizer(), loss=loss, metrics=metrics)
@@ -148,8 +148,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     shift = keras.layers.RandomTranslation(1 / 8, 1 / 8, fill_mode="constant", seed=fn_args.custom_config["seed"])
     _train_and_export(fn_args, lambda label: (label.num_classes, "sparse_categorical_crossentropy",
-                                              [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]),
-                      lambda image, target: (shift(image, training=True), target))
+                                              [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+                                              lambda image, target: (shift(image, training=True), target)))
 
 
 def segmentation_run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -160,21 +160,21 @@ def segmentation_run_fn(fn_args: tfx.components.FnArgs) -> None:
     from pipelines.transform import check_class_ids
     from zoo.backend import keras, tf
     from zoo.losses import BCEDiceLoss
-    from zoo.schema import MASK, load_schema, schema_features
 
     seed = fn_args.custom_config["seed"]
-    classes = next(f.num_classes for f in schema_features(load_schema(fn_args.schema_path)) if f.label_type == MASK)
-
-    def flip(image, mask):
-        mask = check_class_ids(mask, classes)  # a pixel value beyond the classes is bad data: stop, not learn it
-        both = tf.concat([image, mask], axis=-1)
-        both = tf.image.random_flip_up_down(tf.image.random_flip_left_right(both, seed=seed), seed=seed + 1)
-        return both[..., :-1], both[..., -1:]
 
     def head(mask):
-        if mask.num_classes == 2:
-            return 1, BCEDiceLoss(), [keras.metrics.BinaryIoU(target_class_ids=[1], name="iou")]
-        return mask.num_classes, BCEDiceLoss(), [keras.metrics.MeanIoU(mask.num_classes, sparse_y_pred=False,
-                                                                       name="mean_iou")]
+        classes = mask.num_classes
 
-    _train_and_export(fn_args, head, flip)
+        def flip(image, target):
+            target = check_class_ids(target, classes)  # a pixel value beyond the classes is bad data: stop
+            both = tf.concat([image, target], axis=-1)
+            both = tf.image.random_flip_up_down(tf.image.random_flip_left_right(both, seed=seed), seed=seed + 1)
+            return both[..., :-1], both[..., -1:]
+
+        binary = classes == 2
+        iou = (keras.metrics.BinaryIoU(target_class_ids=[1], name="iou") if binary
+               else keras.metrics.MeanIoU(classes, sparse_y_pred=False, name="mean_iou"))
+        return 1 if binary else classes, BCEDiceLoss(), [iou], flip
+
+    _train_and_export(fn_args, head)

@@ -132,7 +132,7 @@ class MeanIoU(_MaskScore):
 
 
 class PixelAccuracy(_MaskScore):
-    """``pixel_accuracy``: the share of pixels predicted right, foreground or background."""
+    """``pixel_accuracy``: the share of pixels whose class is predicted right."""
 
     score = "pixel_accuracy"
 

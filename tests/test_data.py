@@ -323,3 +323,16 @@ def test_synthetic_has_learnable_signal():
     assert _auc(test["clicked"].to_numpy(), score) > 0.62
     shuffled = np.random.default_rng(0).permutation(test["clicked"].to_numpy())
     assert abs(_auc(shuffled, score) - 0.5) < 0.03
+
+
+def test_frames_as_tfrecords_keep_each_columns_type_and_leave_missing_values_empty(tmp_path):
+    from zoo.backend import tf
+    from zoo.data._files import write_frames_tfrecord
+
+    frames = [pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "x": [0.5, np.nan], "s": ["a", None]}),
+              pd.DataFrame({"n": pd.array([3], dtype="Int64"), "x": [2.0], "s": ["é"]})]
+    path = write_frames_tfrecord(frames, ["n", "x", "s"], tmp_path)
+    rows = [tf.train.Example.FromString(r).features.feature for r in tf.data.TFRecordDataset(str(path)).as_numpy_iterator()]
+    assert [list(r["n"].int64_list.value) for r in rows] == [[1], [], [3]]
+    assert [list(r["x"].float_list.value) for r in rows] == [[0.5], [], [2.0]]
+    assert [[v.decode() for v in r["s"].bytes_list.value] for r in rows] == [["a"], [], ["é"]]

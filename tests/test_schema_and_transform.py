@@ -155,13 +155,16 @@ def test_a_mask_of_n_classes_decodes_its_pixel_values_as_class_ids():
 
 
 @pytest.mark.parametrize("tags, message", [
-    ('tag: "zoo.mask_classes=1"', "must be 2 to 256"),
-    ('tag: "zoo.mask_classes=257"', "must be 2 to 256"),
+    ('tag: "zoo.mask_classes=2"', "must be 3 to 256"),  # 2 is a mask's default meaning: 128 and above
+    ('tag: "zoo.mask_classes=257"', "must be 3 to 256"),
     ('tag: "zoo.mask_classes=x"', "positive integer"),
 ])
 def test_mask_classes_errors(tags, message):
     with pytest.raises(SchemaError, match=message):
         schema_features(parse_schema(_MASK_SCHEMA.replace("TAGS", tags)))
+
+
+def test_mask_classes_belong_to_mask_labels():
     with pytest.raises(SchemaError, match="counts the classes of a mask label"):
         schema_features(parse_schema('feature { name: "y" type: INT int_domain { min: 0 max: 2 } '
                                      'annotation { tag: "zoo.role=label" tag: "zoo.mask_classes=3" } }'))

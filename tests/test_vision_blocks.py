@@ -55,6 +55,18 @@ def test_grouped_conv_equals_keras_grouped_conv_and_its_gradients(strides, use_b
         np.testing.assert_allclose(ours_grad.numpy(), keras_grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
+def test_grouped_conv_is_keras_grouped_conv_where_a_gpu_is(monkeypatch):
+    layer = GroupedConv2D(8, 3, groups=4, padding="same")
+    x = tf.ones((1, 4, 4, 8))
+    layer(x)
+    monkeypatch.setattr(tf.config, "list_logical_devices", lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+    graph = tf.function(layer.call).get_concrete_function(x).graph
+    assert not [op for op in graph.get_operations() if op.type == "Split"]  # Keras' one grouped convolution
+    monkeypatch.undo()
+    graph = tf.function(layer.call).get_concrete_function(x).graph
+    assert len([op for op in graph.get_operations() if op.type == "Conv2D"]) == 4  # one per group
+
+
 def test_grouped_conv_serializes_without_custom_objects():
     layer = GroupedConv2D(8, 3, groups=4, padding="same", name="g")
     rebuilt = keras.layers.deserialize(keras.layers.serialize(layer))
@@ -66,23 +78,35 @@ def test_grouped_conv_serializes_without_custom_objects():
 def test_segmentation_scores_by_hand():
     from pipelines.segmentation_metrics import _confusion, _scores
 
-    # 2 classes: 6 pixels, true 1 1 1 0 0 0, predicted 1 1 0 1 0 0 -> TP 2, FP 1, FN 1, TN 2
-    confusion = _confusion(np.array([1, 1, 0, 1, 0, 0]), np.array([1, 1, 1, 0, 0, 0]), 2)
-    np.testing.assert_array_equal(confusion, [[2, 1], [1, 2]])
+    # 2 classes, 8 pixels. True 1 1 1 0 0 0 0 0, predicted 1 1 0 1 0 0 0 0: rows true, columns predicted.
+    confusion = _confusion(np.array([1, 1, 0, 1, 0, 0, 0, 0]), np.array([1, 1, 1, 0, 0, 0, 0, 0]), 2)
+    np.testing.assert_array_equal(confusion, [[4, 1], [1, 2]])
+    # foreground: 2 hits, 3 predicted, 3 true; background: 4 hits, 5 predicted, 5 true
     scores = _scores(confusion)
     assert scores["dice"] == pytest.approx(4 / 6) and scores["iou"] == pytest.approx(2 / 4)
-    assert scores["mean_iou"] == pytest.approx((2 / 4 + 2 / 4) / 2) and scores["pixel_accuracy"] == pytest.approx(4 / 6)
-    # 3 classes, rows true, columns predicted. Class 1: 3 hits, 4 predicted, 3 true: dice 6/7, iou 3/4.
-    # Class 2: 1 hit, 1 predicted, 2 true: dice 2/3, iou 1/2. Class 0: 2 hits, 3 predicted, 3 true: iou 2/4.
-    scores = _scores(np.array([[2, 1, 0], [0, 3, 0], [1, 0, 1]]))
+    assert scores["mean_iou"] == pytest.approx((2 / 4 + 4 / 6) / 2) and scores["pixel_accuracy"] == pytest.approx(6 / 8)
+    # 3 classes. Class 0: 3 hits, 4 predicted, 4 true: iou 3/5. Class 1: 3 hits, 4 predicted, 3 true:
+    # dice 6/7, iou 3/4. Class 2: 1 hit, 1 predicted, 2 true: dice 2/3, iou 1/2.
+    scores = _scores(np.array([[3, 1, 0], [0, 3, 0], [1, 0, 1]]))
     assert scores["dice"] == pytest.approx((6 / 7 + 2 / 3) / 2)
     assert scores["iou"] == pytest.approx((3 / 4 + 1 / 2) / 2)
-    assert scores["mean_iou"] == pytest.approx((2 / 4 + 3 / 4 + 1 / 2) / 3)
-    assert scores["pixel_accuracy"] == pytest.approx(6 / 8)
+    assert scores["mean_iou"] == pytest.approx((3 / 5 + 3 / 4 + 1 / 2) / 3)
+    assert scores["pixel_accuracy"] == pytest.approx(7 / 9)
     # a class neither true nor predicted has no score and is left out of the means
     scores = _scores(np.array([[4, 0, 0], [0, 2, 0], [0, 0, 0]]))
     assert scores["dice"] == 1.0 and scores["mean_iou"] == 1.0
     assert np.isnan(_scores(np.zeros((2, 2), dtype=np.int64))["dice"])
+
+
+def test_segmentation_combiner_merges_confusions_of_any_class_count():
+    from pipelines.segmentation_metrics import _MaskCombiner, _scores
+
+    combiner = _MaskCombiner(None, "dice")  # the key only names the output
+    merged = combiner.merge_accumulators([combiner.create_accumulator(), np.array([[4, 1], [1, 2]]),
+                                          np.array([[3, 1, 0], [0, 3, 0], [1, 0, 1]])])
+    np.testing.assert_array_equal(merged, [[7, 2, 0], [1, 5, 0], [1, 0, 1]])
+    assert combiner.extract_output(merged) == {None: _scores(merged)["dice"]}
+    assert combiner.merge_accumulators([combiner.create_accumulator()]).shape == (0, 0)
 
 
 def test_dice_loss_binary_by_hand():

@@ -24,9 +24,10 @@ sequence); annotation tags ``zoo.<key>=<value>`` add what TFMD cannot express:
   image, which Transform decodes to float32 ``[H, W, C]`` in [0, 1] (an image model's ``image`` input).
   On a BYTES label, ``zoo.image_shape=HxWx1`` makes it a mask: an encoded grey image whose pixels of 128
   and above are the foreground, decoded to float32 ``[H, W, 1]`` of 0 and 1 (a segmentation target).
-- ``zoo.mask_classes=N`` (N >= 3) on a mask label makes it a class-index mask: an encoded 8-bit grey image
-  whose pixel values are the classes ``0`` to ``N-1`` (as index PNGs hold them), decoded to float32
-  ``[H, W, 1]`` class ids. Without it a mask has 2 classes, background and foreground.
+- ``zoo.mask_classes=N`` (3 to 256) on a mask label makes it a class-index mask: an 8-bit grey PNG whose
+  pixel values are the classes ``0`` to ``N-1``, decoded to float32 ``[H, W, 1]`` class ids. Not a palette
+  PNG (TensorFlow decodes its indices to their colours) nor a 16-bit or lossy (JPEG) image. Without the
+  tag a mask has 2 classes, background and foreground.
 """
 from __future__ import annotations
 
@@ -188,9 +189,9 @@ def _schema_feature(feature: schema_pb2.Feature) -> SchemaFeature:
         raise SchemaError(f"feature {feature.name!r}: zoo.mask_classes counts the classes of a mask label "
                           "(BYTES, zoo.role=label, zoo.image_shape=HxWx1)")
     mask_classes = _positive_int(feature.name, "mask_classes", tags.get("mask_classes")) or 2
-    if not 2 <= mask_classes <= 256:
-        raise SchemaError(f"feature {feature.name!r}: zoo.mask_classes must be 2 to 256 (one 8-bit pixel value "
-                          f"per class), got {mask_classes}")
+    if "mask_classes" in tags and not 3 <= mask_classes <= 256:
+        raise SchemaError(f"feature {feature.name!r}: zoo.mask_classes must be 3 to 256 (one 8-bit pixel value "
+                          f"per class; a mask without the tag has 2, background and foreground), got {mask_classes}")
     class_names = _class_names(feature, label_type, tags["class_names"]) if "class_names" in tags else None
     return SchemaFeature(
         name=feature.name,

@@ -95,7 +95,8 @@ def main() -> None:
                         help="models to measure at 224x224, each against the reference measured in the same "
                              "process; the saved rows of the others are kept")
     parser.add_argument("--notes", nargs="*", default=[],
-                        help="notes on this run (e.g. machine load), added to the saved ones of the part(s) it runs")
+                        help="notes on this run (e.g. machine load), added to the saved ones: the training part's, "
+                             "or with --skip_training the throughput part's")
     args = parser.parse_args()
     earlier = saved_results(NAME)
     command = (".venv/bin/python -m benchmarks.vision.classification "
@@ -119,17 +120,18 @@ def main() -> None:
         parts["throughput"] = earlier_throughput
     else:
         reference, *measured = measure_throughput(args)
-        some = [] if len(measured) == len(IMAGENET) else [
-            f"{', '.join(args.throughput_models)} re-measured alone, each ratio against the reference measured in "
-            f"that run ({reference['images_per_second']:.1f} images/s); the reference row is the earlier run's"]
+        partial = set(args.throughput_models) != set(IMAGENET) and bool(earlier_throughput[0])
+        some = [f"{', '.join(args.throughput_models)} re-measured alone, each ratio against the reference measured "
+                f"in that run ({reference['images_per_second']:.1f} images/s); the reference row is the earlier "
+                "run's"] if partial else []
         # A partial run keeps the saved rows, the reference's included, and replaces only what it measured.
-        rows = {row["model"]: row for row in [reference, *(earlier_throughput[0] if some else [])]}
+        rows = {row["model"]: row for row in [reference, *(earlier_throughput[0] if partial else [])]}
         rows.update((row["model"], row) for row in measured)
         parts["throughput"] = ([rows[name] for name in [reference["model"], *IMAGENET] if name in rows], [
             f"throughput: 224x224x3, 1000 classes, batch {args.batch}, median of {args.repeats} predict calls "
             "after a warm-up, float32 on CPU; ratio = images/s / tf.keras.applications.DenseNet121's images/s "
             "in the same process (target >= 1.0 for the DenseNet variants that mirror it)",
-            *(earlier_throughput[1][1:] if some else []), *some, *(args.notes if args.skip_training else [])],
+            *(earlier_throughput[1][1:] if partial else []), *some, *(args.notes if args.skip_training else [])],
             command + " --skip_training")
     training, throughput = parts["training"][0], parts["throughput"][0]
     table = [["model", "params", "224x224 images/s", "ratio to keras DenseNet121", "digits accuracy",
