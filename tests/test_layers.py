@@ -146,6 +146,7 @@ LAYER_EXAMPLES = [
     layers.SimHashAttention(num_hashes=4, hash_bits=2, seed=3),
     layers.NextItemEncoder(20, 5, embedding_dim=4, block="filter", num_blocks=1, dropout=0.0),
     layers.RecomputedBottleneckInput(6, epsilon=1e-3),
+    layers.GroupedConv2D(8, 3, strides=2, padding="same", groups=4, activation="relu"),
 ]
 
 
