@@ -63,17 +63,21 @@ def train_on_digits(args) -> list[dict]:
 
 
 def measure_throughput(args) -> list[dict]:
+    """The reference is measured again after every model, and each model's ratio is to the mean of the
+    reference measurements just before and after it, so that a machine whose speed drifts during the
+    run (load, clock) moves both sides of a ratio alike. The reference's row is the median of its runs."""
     reference = keras.applications.DenseNet121(weights=None)
-    reference_speed = images_per_second(reference, args.batch, args.repeats)
-    throughput = [{"model": "tf.keras.applications.DenseNet121", "params": reference.count_params(),
-                   "images_per_second": reference_speed, "ratio": 1.0}]
+    reference_speeds = [images_per_second(reference, args.batch, args.repeats)]
+    rows = []
     for name in args.throughput_models:
         model = zoo.create(name)
         speed = images_per_second(model, args.batch, args.repeats)
-        throughput.append({"model": name, "params": model.count_params(), "images_per_second": speed,
-                           "ratio": speed / reference_speed})
-        print(throughput[-1], flush=True)
-    return throughput
+        reference_speeds.append(images_per_second(reference, args.batch, args.repeats))
+        rows.append({"model": name, "params": model.count_params(), "images_per_second": speed,
+                     "ratio": speed / np.mean(reference_speeds[-2:])})
+        print(rows[-1], flush=True)
+    return [{"model": "tf.keras.applications.DenseNet121", "params": reference.count_params(),
+             "images_per_second": float(np.median(reference_speeds)), "ratio": 1.0}, *rows]
 
 
 def main() -> None:
@@ -129,8 +133,9 @@ def main() -> None:
         rows.update((row["model"], row) for row in measured)
         parts["throughput"] = ([rows[name] for name in [reference["model"], *IMAGENET] if name in rows], [
             f"throughput: 224x224x3, 1000 classes, batch {args.batch}, median of {args.repeats} predict calls "
-            "after a warm-up, float32 on CPU; ratio = images/s / tf.keras.applications.DenseNet121's images/s "
-            "in the same process (target >= 1.0 for the DenseNet variants that mirror it)",
+            "after a warm-up, float32 on CPU; ratio = images/s / the mean images/s of "
+            "tf.keras.applications.DenseNet121 measured just before and just after the model in the same process "
+            "(its row: the median of those runs); target >= 1.0 for the DenseNet variants that mirror it",
             *(earlier_throughput[1][1:] if partial else []), *some, *(args.notes if args.skip_training else [])],
             command + " --skip_training")
     training, throughput = parts["training"][0], parts["throughput"][0]
