@@ -59,6 +59,14 @@ def adult_regression_schema(tmp_path_factory) -> pathlib.Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def summary(config):
+    """The run of the requesting module's ``config``: one pipeline run that the module's tests share."""
+    from pipelines.run import run_pipeline
+
+    return run_pipeline(config, echo=lambda line: None)
+
+
 @pytest.fixture(scope="session")
 def read_eval_split():
     """``(config, ExampleGen's id)`` -> every serialized tf.Example of a pipeline run's eval split."""

@@ -37,11 +37,6 @@ def config(small_image_config):
 
 
 @pytest.fixture(scope="module")
-def summary(config):
-    return run_pipeline(config, echo=lambda line: None)
-
-
-@pytest.fixture(scope="module")
 def held_out(config, read_eval_split) -> tuple[list[bytes], np.ndarray]:
     """The eval split's serialized examples and labels."""
     examples = read_eval_split(config, "ImportExampleGen")

@@ -61,11 +61,6 @@ def config(shipped, movielens_dir):
     )
 
 
-@pytest.fixture(scope="module")
-def summary(config):
-    return run_pipeline(config, echo=lambda line: None)
-
-
 def test_the_config_trains_every_ranking_model(shipped, config):
     assert sorted(m.name for m in shipped.models) == sorted(zoo.list_models(task="ranking"))
     assert sorted(m.name for m in config.models) == sorted(TRAINED)

@@ -43,11 +43,6 @@ def config(tmp_path_factory, adult_regression_schema):
     )
 
 
-@pytest.fixture(scope="module")
-def summary(config):
-    return run_pipeline(config, echo=lambda line: None)
-
-
 def test_every_head_is_evaluated_and_the_headline_head_decides(summary):
     from pipelines.run import print_summary
 

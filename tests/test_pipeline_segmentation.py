@@ -12,7 +12,6 @@ import pathlib
 import numpy as np
 import pytest
 
-from pipelines.run import run_pipeline
 from zoo.backend import tf
 
 pytestmark = pytest.mark.slow
@@ -31,11 +30,6 @@ def config(small_image_config):
         training=dataclasses.replace(config.training, train_steps=60),
         evaluation=dataclasses.replace(config.evaluation, min_dice=0.3),
     )
-
-
-@pytest.fixture(scope="module")
-def summary(config):
-    return run_pipeline(config, echo=lambda line: None)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import pathlib
 import numpy as np
 import pytest
 
-from pipelines.run import run_pipeline
 from zoo.backend import tf
 
 pytestmark = pytest.mark.slow
@@ -56,11 +55,6 @@ def config(small_image_config, tmp_path_factory):
         training=dataclasses.replace(config.training, train_steps=80),
         evaluation=dataclasses.replace(config.evaluation, min_dice=0.5),
     )
-
-
-@pytest.fixture(scope="module")
-def summary(config):
-    return run_pipeline(config, echo=lambda line: None)
 
 
 @pytest.fixture(scope="module")
