@@ -68,6 +68,10 @@ class TrainingConfig:
     # Every batch norm's moving-average momentum (image models; Dice in DIN and DIEN). None: Keras' 0.99,
     # which needs several hundred steps to settle; 0.9 for short runs (zoo.batch_norm.set_batch_norm_momentum).
     batch_norm_momentum: float | None = None
+    # After training, every batch norm's moving statistics recomputed as the plain mean over this many train
+    # batches, without augmentation ("precise BN", zoo.batch_norm.recompute_batch_norm_statistics); 0: keep the
+    # moving averages of training, which lag behind the weights in a short run.
+    batch_norm_statistics_batches: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,6 +198,9 @@ def _check_values(config: PipelineConfig) -> None:
             raise ConfigError(f"data.split 'time' on your own files needs {config.data.path}/train/ and /eval/")
     if config.warmup_examples < 0:
         raise ConfigError(f"warmup_examples must be 0 (none) or more, got {config.warmup_examples}")
+    if config.training.batch_norm_statistics_batches < 0:
+        raise ConfigError("training.batch_norm_statistics_batches must be 0 (keep the moving averages) or more, "
+                          f"got {config.training.batch_norm_statistics_batches}")
     if config.runner not in RUNNERS:
         raise ConfigError(f"runner must be one of {RUNNERS}, got {config.runner!r}")
     if config.training.strategy not in STRATEGIES:

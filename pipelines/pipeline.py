@@ -141,4 +141,5 @@ def trainer_config(config: PipelineConfig, model: ModelConfig) -> dict:
         "seed": config.training.seed,
         "strategy": config.training.strategy,
         "batch_norm_momentum": config.training.batch_norm_momentum,
+        "batch_norm_statistics_batches": config.training.batch_norm_statistics_batches,
     }

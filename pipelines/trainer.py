@@ -23,7 +23,7 @@ from pipelines.export import export_serving_model
 from pipelines.tasks import model_heads
 from pipelines.transform import feature_spec
 from zoo.backend import keras, tf
-from zoo.batch_norm import set_batch_norm_momentum
+from zoo.batch_norm import recompute_batch_norm_statistics, set_batch_norm_momentum
 from zoo.models.multitask import compile_multitask
 from zoo.schema import label_types, load_schema, schema_features
 
@@ -49,17 +49,20 @@ class TrainingRun:
         self.export_dir = fn_args.serving_model_dir if self.chief else tempfile.mkdtemp()
 
     def dataset(self, files, shuffle: bool, element: Callable[[dict], object]):
-        """Batches of the transformed examples in ``files``, each mapped by ``element``."""
+        """Batches of the transformed examples in ``files``, each mapped by ``element``, for ``fit``."""
         def build(input_context=None):
-            options = tfxio.TensorFlowDatasetOptions(
-                batch_size=self.config["batch_size"], shuffle=shuffle, shuffle_seed=self.config["seed"])
-            data = self.fn_args.data_accessor.tf_dataset_factory(
-                files, options, self.transform_output.transformed_metadata.schema)
-            return data.map(element)
+            return self._batches(files, shuffle, element)
 
         if isinstance(self.strategy, tf.distribute.ParameterServerStrategy):
             return keras.utils.experimental.DatasetCreator(build)  # each worker builds its own input pipeline
         return build()
+
+    def _batches(self, files, shuffle: bool, element: Callable[[dict], object]):
+        options = tfxio.TensorFlowDatasetOptions(
+            batch_size=self.config["batch_size"], shuffle=shuffle, shuffle_seed=self.config["seed"])
+        data = self.fn_args.data_accessor.tf_dataset_factory(
+            files, options, self.transform_output.transformed_metadata.schema)
+        return data.map(element)
 
     def optimizer(self):
         return keras.optimizers.Adam(self.config["learning_rate"])
@@ -69,7 +72,9 @@ class TrainingRun:
         """Trains ``model`` for the Trainer's steps on ``element``-mapped batches (``training_element``'s
         for the train split, where it differs: augmentation), validating on eval. The config's
         ``batch_norm_momentum``, if set, applies to every batch norm of the model first (image models;
-        Dice in the behaviour-sequence models), before ``fit`` traces their updates."""
+        Dice in the behaviour-sequence models), before ``fit`` traces their updates. With
+        ``batch_norm_statistics_batches``, their moving statistics are then recomputed on that many train
+        batches mapped by ``element`` (no augmentation), and the model validated again."""
         if self.config.get("batch_norm_momentum") is not None:
             set_batch_norm_momentum(model, self.config["batch_norm_momentum"])
         history = model.fit(
@@ -84,6 +89,20 @@ class TrainingRun:
             verbose=0,
         )
         logging.info("training metrics: %s", {k: round(v[-1], 4) for k, v in history.history.items()})
+        batches = self.config.get("batch_norm_statistics_batches", 0)
+        if batches:
+            self.recompute_batch_norm_statistics(model, element, batches)
+
+    def recompute_batch_norm_statistics(self, model, element: Callable[[dict], object], batches: int) -> None:
+        """Precise BN (``zoo.batch_norm.recompute_batch_norm_statistics``) over ``batches`` shuffled train
+        batches; logs the validation metrics before and after, so the run shows what it changed."""
+        inputs = self._batches(self.fn_args.train_files, True, element).map(lambda x, *_: x).take(batches)
+        with self.strategy.scope():
+            read = recompute_batch_norm_statistics(model, inputs)
+            validation = model.evaluate(self.dataset(self.fn_args.eval_files, False, element),
+                                        steps=self.fn_args.eval_steps, verbose=0, return_dict=True)
+        logging.info("batch norm statistics recomputed on %d train batches; validation metrics now: %s", read,
+                     {k: round(v, 4) for k, v in validation.items()})
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:

@@ -196,6 +196,26 @@ def test_batch_norm_momentum_sets_every_moving_average_update():
     np.testing.assert_allclose(inner.layers[0].moving_variance.numpy(), inner_variance, rtol=1e-5)
 
 
+@pytest.mark.parametrize("image", [False, True], ids=["dense", "fused_4d"])
+def test_recomputed_batch_norm_statistics_are_the_plain_mean_of_the_batch_statistics(image):
+    from zoo.batch_norm import recompute_batch_norm_statistics
+
+    shape = (1, 1, 2) if image else (2,)  # 4-D inputs take Keras' fused kernel, 2-D ones the plain one
+    inputs = keras.Input(shape)
+    norm = keras.layers.BatchNormalization(momentum=0.9, name="norm")
+    model = keras.Model(inputs, norm(inputs))
+    norm.moving_mean.assign([5.0, 5.0])  # stale statistics, which the first batch must replace
+    batches = [np.array(b, np.float32).reshape((2, *shape)) for b in ([[1.0, 4.0], [3.0, 8.0]],
+                                                                       [[5.0, 0.0], [9.0, 0.0]],
+                                                                       [[0.0, 2.0], [0.0, 2.0]])]
+    assert recompute_batch_norm_statistics(model, iter(batches)) == 3
+    # Per batch, column means: [2, 6], [7, 0], [0, 2]; biased variances: [1, 4], [4, 0], [0, 0].
+    # The fused kernel (like PyTorch) keeps the unbiased variance, n / (n - 1) = 2 times the biased one.
+    np.testing.assert_allclose(norm.moving_mean.numpy(), [3.0, 8 / 3], rtol=1e-5)
+    np.testing.assert_allclose(norm.moving_variance.numpy(), np.array([5 / 3, 4 / 3]) * (2 if image else 1), rtol=1e-5)
+    assert norm.momentum == 0.9  # restored
+
+
 def _plain_names(model) -> dict[str, list]:
     """Each layer's weights under its name in the plain DenseNet: a ``RecomputedBottleneckInput`` named
     ``<layer>_a`` holds what the plain model's ``<layer>_a_bn`` and ``<layer>_a_conv`` hold."""

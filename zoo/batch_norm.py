@@ -18,3 +18,28 @@ def set_batch_norm_momentum(model, momentum: float) -> int:
     for layer in layers:
         layer.momentum = momentum
     return len(layers)
+
+
+def recompute_batch_norm_statistics(model, batches) -> int:
+    """Replaces every batch norm's moving mean and variance in ``model`` by the equal-weight average of
+    its batch statistics over ``batches`` (model inputs, without augmentation), computed with the final
+    weights; returns how many batches were read. Momenta are left as they were.
+
+    This is "precise BN" (Wu and Johnson, "Rethinking 'Batch' in BatchNorm", arXiv:2105.07576): an
+    exponential moving average taken while the weights still move lags behind them, so a short run can
+    evaluate far below what its own batch statistics give (digits at 100 steps: 0.87 against 0.98).
+    Batch ``i`` is averaged in with momentum ``1 - 1/i``, which makes the running value the plain mean
+    of the ``i`` batch statistics (the first batch, at momentum 0, replaces the old statistics).
+    """
+    layers = [layer for layer in model.submodules if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in layers]
+    count = 0
+    try:
+        for count, inputs in enumerate(batches, start=1):
+            for layer in layers:
+                layer.momentum = 1.0 - 1.0 / count
+            model(inputs, training=True)  # eager: each call assigns the moving statistics at once
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return count
