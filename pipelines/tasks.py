@@ -151,14 +151,42 @@ def retrieval_eval_config(evaluation: EvaluationConfig, heads: dict) -> "tfma.Ev
     return _one_label_eval_config(evaluation, heads, metrics)
 
 
+def is_next_item(model_name: str) -> bool:
+    """Whether ``model_name`` is a next-item retrieval model (``sasrec``, ``fmlp_rec``), which reads one item
+    sequence and scores every item of its vocabulary, rather than a two-tower model."""
+    import zoo
+    from zoo.models.sasrec import NEXT_ITEM_INPUTS
+
+    return dict(zoo.get_card(model_name).inputs) == NEXT_ITEM_INPUTS
+
+
+def next_item_heads(model: ModelConfig, features: list) -> dict[str, str]:
+    """A next-item model is measured on retrieving its interaction's item, the feature whose vocabulary its
+    ``sequence_feature`` shares (``zoo.shares``): its scores are over that vocabulary, the corpus."""
+    import zoo
+
+    by_name = {f.name: f for f in features}
+    name = model.hparams.get("sequence_feature", zoo.get_card(model.name).defaults["sequence_feature"])
+    sequence = by_name.get(name)
+    if sequence is None or sequence.kind != schema_lib.SEQUENCE or not sequence.shares:
+        raise ConfigError(f"sequence_feature {name!r} of {model.name!r} must be a sequence feature of the schema "
+                          "that shares the vocabulary of the items to retrieve (zoo.shares=<item feature>)")
+    if sequence.hashed or by_name[sequence.shares].hashed:
+        raise ConfigError(f"sequence_feature {name!r} of {model.name!r} scores the items of a vocabulary, so neither "
+                          f"it nor {sequence.shares!r} can be hashed (zoo.num_buckets)")
+    return {sequence.shares: CANDIDATE}
+
+
 def retrieval_heads(model: ModelConfig, features: list) -> dict[str, str]:
-    """A retrieval model is measured on retrieving its interaction's item, ``candidate_id``; refuses a
-    model whose towers the pipeline cannot serve.
+    """A retrieval model is measured on retrieving its interaction's item, ``candidate_id`` (a next-item
+    model's: ``next_item_heads``); refuses a model whose towers the pipeline cannot serve.
 
     Both towers must be named: ``candidate_id``, a categorical feature with a vocabulary of its own (the
     vocabulary is the corpus), and ``query_features``, without the candidate (the query would see
     its answer). The candidate tower reads the id alone, since the corpus is a list of ids.
     """
+    if is_next_item(model.name):
+        return next_item_heads(model, features)
     by_name = {f.name: f for f in features}
     candidate = model.hparams.get("candidate_id")
     if candidate is None or "query_features" not in model.hparams:

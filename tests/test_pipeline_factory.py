@@ -26,6 +26,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
     ("data: {split: random}\n", "data.split must be one of"),
     ("data: {source: parquet}\n", "needs data.path"),
     ("warmup_examples: -1\n", "warmup_examples must be 0 \\(none\\) or more"),
+    ("training: {batch_norm_statistics_batches: -2}\n", "batch_norm_statistics_batches must be 0"),
     ("data: {source: movielens_history}\n", "needs a schema with history features"),
     ("data: {source: digits}\n", "data.source 'digits' holds images, for task image_classification, not 'ranking'"),
     ("task: image_classification\nmodel: {name: densenet_bc_100}\n",
@@ -125,6 +126,37 @@ def test_every_trainer_sets_the_configured_batch_norm_momentum_before_fit(config
     assert seen == [momentum or 0.99]  # unset: Keras' own
 
 
+def test_the_trainer_recomputes_batch_norm_statistics_on_unaugmented_train_batches(config_file, monkeypatch,
+                                                                                  tmp_path):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from pipelines.trainer import TrainingRun
+    from zoo.backend import keras, tf
+
+    _, pipeline = _pipeline(config_file("training: {batch_norm_statistics_batches: 2}\n"))
+    (trainer,) = [c for c in pipeline.components if c.id.startswith("Trainer")]
+    assert json.loads(trainer.exec_properties["custom_config"])["batch_norm_statistics_batches"] == 2
+
+    run = TrainingRun.__new__(TrainingRun)  # the steps after fit alone: no Transform output needed
+    run.config, run.run_dir, run.strategy = {"batch_norm_statistics_batches": 2}, str(tmp_path), tf.distribute.get_strategy()
+    run.fn_args = SimpleNamespace(train_files=["train"], eval_files=["eval"], train_steps=1, eval_steps=1)
+    # Three train batches of one feature: means 1, 3, 100. Recomputing on 2 must read the first two, as
+    # ``element`` maps them (x + 1; an augmentation would be training_element's, and must not be used).
+    rows = {"train": [[0.0], [0.0], [2.0], [2.0], [99.0], [99.0]], "eval": [[0.0], [0.0]]}
+    monkeypatch.setattr(run, "_batches", lambda files, shuffle, element: tf.data.Dataset.from_tensor_slices(
+        {"x": rows[files[0]]}).batch(2).map(element))
+    monkeypatch.setattr(run, "dataset", run._batches)
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.BatchNormalization(name="norm")(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    monkeypatch.setattr(model, "fit", lambda *args, **kwargs: SimpleNamespace(history={}))
+    run.fit(model, element=lambda batch: (batch["x"] + 1, batch["x"]),
+            training_element=lambda batch: (batch["x"] * 0, batch["x"]))
+    np.testing.assert_allclose(model.get_layer("norm").moving_mean.numpy(), [2.0])
+
+
 def _task_config(tmp_path, task: str, schema: pathlib.Path, source: str, model: str, hparams: str) -> pathlib.Path:
     path = tmp_path / f"{task}.yaml"
     path.write_text(f"pipeline_name: p\ntask: {task}\nschema: {schema}\n"
@@ -212,6 +244,29 @@ def _retrieval_config(tmp_path, hparams: str) -> pathlib.Path:
 def test_a_retrieval_model_must_name_towers_the_pipeline_can_serve(tmp_path, hparams, message):
     with pytest.raises(ConfigError, match=message):
         load_config(_retrieval_config(tmp_path, hparams))
+
+
+@pytest.mark.parametrize("model, hparams, message", [
+    ("sasrec", "{sequence_feature: hist_genres}", "sequence_feature 'hist_genres' of 'sasrec' must be a sequence "
+                                                  "feature of the schema that shares the vocabulary"),
+    ("fmlp_rec", "{sequence_feature: movie_id}", "sequence_feature 'movie_id' of 'fmlp_rec' must be a sequence"),
+    ("sasrec", "{sequence_feature: hist_movies}", "sequence_feature 'hist_movies'"),
+])
+def test_a_next_item_model_must_read_a_history_of_the_items_it_retrieves(tmp_path, model, hparams, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(_task_config(tmp_path, "retrieval", REPO / "schemas" / "movielens_history.pbtxt",
+                                 "movielens_history", model, hparams))
+
+
+def test_the_shipped_next_item_config_retrieves_the_movie_its_history_shares_a_vocabulary_with():
+    config, pipeline = _pipeline(REPO / "configs" / "movielens_next_item.yaml")
+    by_id = {c.id: c for c in pipeline.components}
+    assert config.model.name == "sasrec"
+    assert by_id["Trainer"].exec_properties["run_fn"] == "pipelines.retrieval.run_fn"
+    eval_config = json.loads(by_id["Evaluator"].exec_properties["eval_config"])
+    assert eval_config["model_specs"][0]["label_key"] == "movie_id"
+    gated = [m["class_name"] for m in eval_config["metrics_specs"][0]["metrics"] if m.get("per_slice_thresholds")]
+    assert gated == ["RecallAtK"]
 
 
 def test_the_retrieval_evaluator_ranks_the_interactions_item_and_gates_recall_at_100(tmp_path):

@@ -14,7 +14,9 @@ served by ``zoo serve`` as its own process, the others by the same server code i
 Then the retrieval config runs in the same pipeline: ExampleGen, StatisticsGen and Transform come
 from the ML Metadata cache, and a two-tower model trains, is evaluated by Recall@K / NDCG@K over
 the whole corpus, pushed as a top-K model and served. The Evaluator's numbers are recounted here
-from the pushed model's answers, and its top-K from its embeddings.
+from the pushed model's answers, and its top-K from its embeddings. Last, the next-item config's
+models (sasrec and fmlp_rec) train on the same cached Transform, are measured the same way and are
+served from the history alone.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 import pytest
 
 import zoo
-from pipelines.config import load_config
+from pipelines.config import ModelConfig, load_config
 from pipelines.run import run_pipeline
 from pipelines.tasks import RETRIEVAL_KS
 from zoo.data import histories
@@ -249,3 +251,67 @@ def test_runs_list_the_retrieval_headline(retrieval, retrieval_config):
     (row,) = [row for row in rows if row[header.index("run")] == retrieval.run_id]
     assert float(row[header.index("recall@100")]) == pytest.approx(retrieval.metrics["recall@100"], abs=1e-4)
     assert row[header.index("blessed")] == "yes" and row[header.index("pushed")] == retrieval.pushed_path
+
+
+# --- next-item retrieval (sasrec, fmlp_rec), in the same pipeline ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def next_item_config(config, movielens_dir):
+    shipped = load_config(REPO / "configs" / "movielens_next_item.yaml", output_dir=config.output_dir)
+    small = {"sequence_feature": "hist_movie_ids", "embedding_dim": 16, "num_blocks": 1}
+    return _small(shipped, movielens_dir, train_steps=30).replace(
+        pipeline_name=config.pipeline_name, models=(ModelConfig("sasrec", small), ModelConfig("fmlp_rec", small)),
+        # 30 steps on 1,600 ratings: the blessing gate is the shipped config's business, not this test's.
+        evaluation=dataclasses.replace(shipped.evaluation, min_recall=0.0))
+
+
+@pytest.fixture(scope="module")
+def next_item(retrieval, next_item_config):
+    return run_pipeline(next_item_config, echo=lambda line: None)  # after the ranking run: its cache serves
+
+
+def test_next_item_models_train_on_the_cached_transform_and_are_measured_on_their_pushed_answers(
+        next_item, next_item_config, config):
+    from pipelines.runs import list_runs
+    from zoo.backend import tf
+
+    states = list_runs(next_item_config.metadata_path, next_item_config.pipeline_name)[-1].states()
+    assert states["HistoryExampleGen"] == states["Transform"] == "CACHED"
+    held_out = _examples(config, "eval")
+    items = [_ints(example, "movie_id") for example in held_out]
+    assert [outcome.model_name for outcome in next_item.models] == ["sasrec", "fmlp_rec"]
+    for outcome in next_item.models:
+        assert states[f"Trainer_{outcome.model_name}"] == states[f"Pusher_{outcome.model_name}"] == "COMPLETE"
+        assert outcome.blessed and outcome.pushed_path
+        assert outcome.metrics["example_count"] == len(held_out)
+        ids, _ = _top_k(tf.saved_model.load(outcome.pushed_path), held_out)
+        for k in RETRIEVAL_KS:
+            assert outcome.metrics[f"recall@{k}"] == pytest.approx(
+                np.mean([metrics.recall_at_k(row, item, k) for row, item in zip(ids, items)]), abs=1e-6)
+            assert outcome.metrics[f"ndcg@{k}"] == pytest.approx(
+                np.mean([metrics.ndcg_at_k(row, item, k) for row, item in zip(ids, items)]), abs=1e-6)
+        assert outcome.metrics["recall@100"] > 0
+
+
+def test_a_served_next_item_query_is_the_history_alone(next_item, next_item_config, config):
+    from pipelines.demo import http_json
+    from serving.server import start_server
+    from zoo.backend import tf
+
+    examples = [e for e in _examples(config, "eval") if _ints(e, "hist_movie_ids")][-3:]
+    outcome = next_item.models[0]
+    expected, _ = _top_k(tf.saved_model.load(outcome.pushed_path), examples)
+    instances = []
+    for example in examples:
+        query = tf.train.Example()
+        query.features.feature["hist_movie_ids"].CopyFrom(example.features.feature["hist_movie_ids"])
+        instances.append({"b64": base64.b64encode(query.SerializeToString()).decode()})
+    name = f"{next_item_config.serving_model_name}_{outcome.model_name}"
+    with start_server(name, str(pathlib.Path(outcome.pushed_path).parent)) as server:
+        answer = http_json(f"{server.url}/v1/models/{name}:predict",
+                           {"signature_name": "serving_default", "instances": instances})["predictions"]
+    assert [row["ids"] for row in answer] == expected.tolist()
+    for row, example in zip(answer, examples):
+        assert not set(row["ids"]) & set(_ints(example, "hist_movie_ids"))
+        assert row["scores"] == sorted(row["scores"], reverse=True)

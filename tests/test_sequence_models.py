@@ -133,26 +133,38 @@ def _raw_rows(frame, columns):
     return rows
 
 
-def test_serving_takes_histories_in_tf_examples_and_json(movielens_dir, tmp_path):
-    """Raw rows with history lists -> Transform (history encoded with movie_id's vocabulary) ->
-    DIN; the exported signature answers serialized tf.Examples and TF Serving's JSON examples alike."""
-    from pipelines.export import export_serving_model
+@pytest.fixture(scope="module")
+def movielens(movielens_dir, tmp_path_factory):
+    """300 MovieLens ratings with their histories, Transform fitted on them, and their raw tf.Examples
+    serialized and transformed."""
+    from types import SimpleNamespace
+
     from pipelines.transform import feature_spec, fit_in_memory, raw_serving_spec
-    from serving.codec import decode_examples
     from zoo.data import histories
     from zoo.schema import load_schema
 
     schema = load_schema(REPO / "schemas" / "movielens_history.pbtxt")
     frame = histories.add_histories(histories.load_events(movielens_dir, max_rows=300), max_len=50)
     rows = _raw_rows(frame, histories.HISTORY_DATA_COLUMNS)
-    transform_output = fit_in_memory(rows, schema, str(tmp_path / "transform"))
-    spec = feature_spec(schema, transform_output)
+    transform_output = fit_in_memory(rows, schema, str(tmp_path_factory.mktemp("transform")))
+    serialized = tf.constant([histories.to_example(r).SerializeToString() for r in frame.to_dict("records")])
+    raw = tf.io.parse_example(serialized, raw_serving_spec(schema))
+    return SimpleNamespace(schema=schema, frame=frame, rows=rows, transform_output=transform_output,
+                           spec=feature_spec(schema, transform_output), serialized=serialized,
+                           transformed=transform_output.transform_raw_features(raw, drop_unused_features=True))
+
+
+def test_serving_takes_histories_in_tf_examples_and_json(movielens, tmp_path):
+    """Raw rows with history lists -> Transform (history encoded with movie_id's vocabulary) ->
+    DIN; the exported signature answers serialized tf.Examples and TF Serving's JSON examples alike."""
+    from pipelines.export import export_serving_model
+    from serving.codec import decode_examples
+
+    schema, frame, rows, spec, serialized, transformed = (
+        movielens.schema, movielens.frame, movielens.rows, movielens.spec, movielens.serialized, movielens.transformed)
     sizes = {f.name: getattr(f, "vocab_size", None) for f in spec.features}
     assert sizes["hist_movie_ids"] == sizes["movie_id"]
 
-    serialized = tf.constant([histories.to_example(r).SerializeToString() for r in frame.to_dict("records")])
-    raw = tf.io.parse_example(serialized, raw_serving_spec(schema))
-    transformed = transform_output.transform_raw_features(raw, drop_unused_features=True)
     # One vocabulary: a movie in a history gets the id the same movie gets as the candidate.
     ids_of = dict(zip(frame["movie_id"], transformed["movie_id"].numpy()))
     checked = 0
@@ -165,7 +177,7 @@ def test_serving_takes_histories_in_tf_examples_and_json(movielens_dir, tmp_path
 
     model = zoo.create("din", spec, embedding_dim=4, attention_units=(4,), hidden_units=(4,))
     expected = model({n: transformed[n] for n in spec.names}, training=False).numpy()
-    export_dir = export_serving_model(model, transform_output, schema, str(tmp_path / "export"))
+    export_dir = export_serving_model(model, movielens.transform_output, schema, str(tmp_path / "export"))
     serve = tf.saved_model.load(export_dir).signatures["serving_default"]
     (from_examples,) = serve(examples=serialized).values()
     np.testing.assert_allclose(from_examples.numpy(), expected, atol=1e-5)
@@ -175,3 +187,31 @@ def test_serving_takes_histories_in_tf_examples_and_json(movielens_dir, tmp_path
     request = {"examples": [{k: v for k, v in rows[i].items() if k != "clicked"} for i in picked]}
     (from_json,) = serve(examples=tf.constant(decode_examples(json.loads(json.dumps(request))))).values()
     np.testing.assert_allclose(from_json.numpy(), expected[picked], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sasrec", "fmlp_rec"])
+def test_a_next_item_top_k_model_returns_the_best_corpus_items_outside_the_history(movielens, tmp_path, name):
+    """What the retrieval pipeline pushes for a next-item model (``pipelines.retrieval.NextItemTopKModel``):
+    from raw tf.Examples, the model's scores of Transform ids 1..n are the corpus (movie_id's vocabulary),
+    movies of the query's history are left out, and ids come back as raw movie ids."""
+    from pipelines.retrieval import NextItemTopKModel
+
+    keras.utils.set_random_seed(0)
+    model = zoo.create(name, movielens.spec, embedding_dim=8, num_blocks=1)
+    module = NextItemTopKModel(model, movielens.transform_output, movielens.schema, "movie_id", k=5)
+    tf.saved_model.save(module, str(tmp_path), signatures=module.signatures())
+    answer = tf.saved_model.load(str(tmp_path)).signatures["serving_default"](examples=movielens.serialized)
+
+    corpus = np.array([int(v) for v in movielens.transform_output.vocabulary_by_name("movie_id")])
+    history = movielens.transformed["hist_movie_ids"].numpy()
+    scores = model({"hist_movie_ids": history}, training=False).numpy()[:, 1:len(corpus) + 1]
+    for row, ids in enumerate(history):
+        seen = ids[(ids >= 1) & (ids <= len(corpus))] - 1  # Transform id i is corpus item i - 1
+        scores[row, seen] = -np.inf
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+    np.testing.assert_allclose(answer["scores"].numpy(), np.take_along_axis(scores, best, axis=1), rtol=1e-5, atol=1e-5)
+    assert np.mean(answer["ids"].numpy() == corpus[best]) > 0.99  # equal but for ties
+    with_history = [i for i, row in enumerate(movielens.frame["hist_movie_ids"]) if len(row)]
+    assert with_history
+    for i in with_history:
+        assert not set(answer["ids"].numpy()[i]) & set(movielens.frame["hist_movie_ids"][i])
