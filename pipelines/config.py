@@ -208,6 +208,8 @@ def _check_values(config: PipelineConfig) -> None:
     from pipelines.tasks import get_task
     from zoo import schema as schema_lib
 
+    from zoo.registry import unknown_hyperparameters
+
     task = get_task(config.task)
     names = [model.name for _, model, _ in config.trained_models()]
     if len(set(names)) != len(names):
@@ -219,6 +221,10 @@ def _check_values(config: PipelineConfig) -> None:
             raise ConfigError(str(error)) from None
         if model_task != config.task:
             raise ConfigError(f"model {name!r} is a {model_task} model but the pipeline's task is {config.task!r}")
+    for _, model, _ in config.trained_models():
+        problem = unknown_hyperparameters(model.name, model.hparams)
+        if problem:  # found here, not after ExampleGen and Transform have run
+            raise ConfigError(problem)
     if config.evaluation.baseline and (config.models or not config.evaluation.enabled):
         # The resolver cannot tell the models of one pipeline apart, and without an Evaluator there is no blessing.
         raise ConfigError("evaluation.baseline needs a single model (not models) and evaluation.enabled")

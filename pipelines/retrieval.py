@@ -91,7 +91,6 @@ class TopKModel(tf.Module):
         features = schema_lib.schema_features(schema)
         query = set(query_features)
         self.query_spec = {f.name: parse_spec[f.name] for f in features if f.name in query or f.bucket_feature in query}
-        self.candidate = candidate
         self.candidate_spec = parse_spec[candidate]
         values = transform_output.vocabulary_by_name(candidate)
         if self.candidate_spec.dtype != tf.string:
@@ -137,6 +136,9 @@ class TwoTowerTopKModel(TopKModel):
     def scores(self, transformed):
         return tf.matmul(self._query(transformed), self.candidate_embeddings, transpose_b=True)
 
+    def embed_queries(self, examples):
+        return {"embedding": self._query(self._transformed(examples))}
+
     def embed_candidates(self, values):
         name = self.model.candidate_id
         ids = self.tft_layer(as_parsed({name: self.candidate_spec}, {name: values}))[name]
@@ -147,8 +149,7 @@ class TwoTowerTopKModel(TopKModel):
         values = tf.TensorSpec([None], self.candidate_spec.dtype, name=self.model.candidate_id)
         return {
             **super().signatures(),
-            "query_embedding": tf.function(
-                lambda examples: {"embedding": self._query(self._transformed(examples))}).get_concrete_function(examples),
+            "query_embedding": tf.function(self.embed_queries).get_concrete_function(examples),
             "candidate_embedding": tf.function(
                 lambda values: {"embedding": self.embed_candidates(values)}).get_concrete_function(values),
         }

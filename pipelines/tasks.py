@@ -168,9 +168,11 @@ def next_item_heads(model: ModelConfig, features: list) -> dict[str, str]:
     by_name = {f.name: f for f in features}
     name = model.hparams.get("sequence_feature", zoo.get_card(model.name).defaults["sequence_feature"])
     sequence = by_name.get(name)
-    if sequence is None or sequence.kind != schema_lib.SEQUENCE or not sequence.shares:
+    if (sequence is None or sequence.kind != schema_lib.SEQUENCE or not sequence.shares
+            or by_name[sequence.shares].kind != schema_lib.CATEGORICAL):
         raise ConfigError(f"sequence_feature {name!r} of {model.name!r} must be a sequence feature of the schema "
-                          "that shares the vocabulary of the items to retrieve (zoo.shares=<item feature>)")
+                          "that shares the vocabulary of the items to retrieve (zoo.shares=<item feature>, a "
+                          "categorical feature: each interaction's one item)")
     if sequence.hashed or by_name[sequence.shares].hashed:
         raise ConfigError(f"sequence_feature {name!r} of {model.name!r} scores the items of a vocabulary, so neither "
                           f"it nor {sequence.shares!r} can be hashed (zoo.num_buckets)")

@@ -89,20 +89,23 @@ class TrainingRun:
             verbose=0,
         )
         logging.info("training metrics: %s", {k: round(v[-1], 4) for k, v in history.history.items()})
-        batches = self.config.get("batch_norm_statistics_batches", 0)
-        if batches:
-            self.recompute_batch_norm_statistics(model, element, batches)
+        num_batches = self.config.get("batch_norm_statistics_batches", 0)
+        if num_batches:
+            self.recompute_batch_norm_statistics(model, element, num_batches)
 
-    def recompute_batch_norm_statistics(self, model, element: Callable[[dict], object], batches: int) -> None:
-        """Precise BN (``zoo.batch_norm.recompute_batch_norm_statistics``) over ``batches`` shuffled train
-        batches; logs the validation metrics before and after, so the run shows what it changed."""
-        inputs = self._batches(self.fn_args.train_files, True, element).map(lambda x, *_: x).take(batches)
+    def recompute_batch_norm_statistics(self, model, element: Callable[[dict], object], num_batches: int) -> None:
+        """Precise BN (``zoo.batch_norm.recompute_batch_norm_statistics``) over ``num_batches`` shuffled train
+        batches, then validates again and logs it (``fit``'s ``val_*`` metrics were those before)."""
+        inputs = self._batches(self.fn_args.train_files, True, element).map(lambda x, *_: x).take(num_batches)
         with self.strategy.scope():
-            read = recompute_batch_norm_statistics(model, inputs)
+            batches_read = recompute_batch_norm_statistics(model, inputs)
+            if not batches_read:
+                logging.info("batch_norm_statistics_batches: the model has no batch norm; nothing recomputed")
+                return
             validation = model.evaluate(self.dataset(self.fn_args.eval_files, False, element),
                                         steps=self.fn_args.eval_steps, verbose=0, return_dict=True)
-        logging.info("batch norm statistics recomputed on %d train batches; validation metrics now: %s", read,
-                     {k: round(v, 4) for k, v in validation.items()})
+        logging.info("batch norm statistics recomputed on %d train batches; validation metrics now: %s",
+                     batches_read, {k: round(v, 4) for k, v in validation.items()})
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:

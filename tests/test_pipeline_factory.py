@@ -27,6 +27,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
     ("data: {source: parquet}\n", "needs data.path"),
     ("warmup_examples: -1\n", "warmup_examples must be 0 \\(none\\) or more"),
     ("training: {batch_norm_statistics_batches: -2}\n", "batch_norm_statistics_batches must be 0"),
+    ("models: [{name: fm}, {name: deepfm, hparams: {embeding_dim: 4}}]\n",
+     r"deepfm: unknown hyper-parameter\(s\) \['embeding_dim'\]; accepted: .*'embedding_dim'"),
     ("data: {source: movielens_history}\n", "needs a schema with history features"),
     ("data: {source: digits}\n", "data.source 'digits' holds images, for task image_classification, not 'ranking'"),
     ("task: image_classification\nmodel: {name: densenet_bc_100}\n",
@@ -140,7 +142,8 @@ def test_the_trainer_recomputes_batch_norm_statistics_on_unaugmented_train_batch
     assert json.loads(trainer.exec_properties["custom_config"])["batch_norm_statistics_batches"] == 2
 
     run = TrainingRun.__new__(TrainingRun)  # the steps after fit alone: no Transform output needed
-    run.config, run.run_dir, run.strategy = {"batch_norm_statistics_batches": 2}, str(tmp_path), tf.distribute.get_strategy()
+    run.config, run.run_dir = {"batch_norm_statistics_batches": 2}, str(tmp_path)
+    run.strategy = tf.distribute.get_strategy()
     run.fn_args = SimpleNamespace(train_files=["train"], eval_files=["eval"], train_steps=1, eval_steps=1)
     # Three train batches of one feature: means 1, 3, 100. Recomputing on 2 must read the first two, as
     # ``element`` maps them (x + 1; an augmentation would be training_element's, and must not be used).
@@ -246,16 +249,35 @@ def test_a_retrieval_model_must_name_towers_the_pipeline_can_serve(tmp_path, hpa
         load_config(_retrieval_config(tmp_path, hparams))
 
 
-@pytest.mark.parametrize("model, hparams, message", [
-    ("sasrec", "{sequence_feature: hist_genres}", "sequence_feature 'hist_genres' of 'sasrec' must be a sequence "
-                                                  "feature of the schema that shares the vocabulary"),
-    ("fmlp_rec", "{sequence_feature: movie_id}", "sequence_feature 'movie_id' of 'fmlp_rec' must be a sequence"),
-    ("sasrec", "{sequence_feature: hist_movies}", "sequence_feature 'hist_movies'"),
+# Added to the MovieLens history schema: the 5 latest genres, encoded with hist_genres' vocabulary, so a
+# sequence whose shared vocabulary belongs to another sequence, not to an item feature.
+RECENT_GENRES = ('feature { name: "recent_genres" type: BYTES presence { min_count: 0 } '
+                 'annotation { tag: "zoo.max_len=5" tag: "zoo.shares=hist_genres" } }\n')
+
+
+@pytest.mark.parametrize("model, hparams, schema_edit, message", [
+    ("sasrec", "{sequence_feature: hist_genres}", None, "sequence_feature 'hist_genres' of 'sasrec' must be a "
+                                                        "sequence feature of the schema that shares the vocabulary"),
+    ("fmlp_rec", "{sequence_feature: movie_id}", None, "sequence_feature 'movie_id' of 'fmlp_rec' must be a sequence"),
+    ("sasrec", "{sequence_feature: hist_movies}", None, "sequence_feature 'hist_movies'"),
+    ("sasrec", "{sequence_feature: recent_genres}", lambda text: text + RECENT_GENRES,
+     "sequence_feature 'recent_genres' .* a categorical feature: each interaction's one item"),
+    ("sasrec", "{}", lambda text: text.replace('name: "movie_id"\n', 'name: "movie_id"\n  annotation { tag: '
+                                                                        '"zoo.num_buckets=1000" }\n', 1),
+     "neither it nor 'movie_id' can be hashed"),
+    ("sasrec", "{candidate_id: movie_id}", None, r"sasrec: unknown hyper-parameter\(s\) \['candidate_id'\]"),
 ])
-def test_a_next_item_model_must_read_a_history_of_the_items_it_retrieves(tmp_path, model, hparams, message):
+def test_a_next_item_model_must_read_a_history_of_the_items_it_retrieves(tmp_path, model, hparams, schema_edit,
+                                                                          message):
+    schema = REPO / "schemas" / "movielens_history.pbtxt"
+    if schema_edit:
+        text = schema.read_text()
+        edited = schema_edit(text)
+        assert edited != text
+        schema = tmp_path / "history.pbtxt"
+        schema.write_text(edited)
     with pytest.raises(ConfigError, match=message):
-        load_config(_task_config(tmp_path, "retrieval", REPO / "schemas" / "movielens_history.pbtxt",
-                                 "movielens_history", model, hparams))
+        load_config(_task_config(tmp_path, "retrieval", schema, "movielens_history", model, hparams))
 
 
 def test_the_shipped_next_item_config_retrieves_the_movie_its_history_shares_a_vocabulary_with():

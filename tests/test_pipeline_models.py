@@ -268,7 +268,7 @@ def next_item_config(config, movielens_dir):
 
 @pytest.fixture(scope="module")
 def next_item(retrieval, next_item_config):
-    return run_pipeline(next_item_config, echo=lambda line: None)  # after the ranking run: its cache serves
+    return run_pipeline(next_item_config, echo=lambda line: None)  # after the retrieval run: the same cache serves
 
 
 def test_next_item_models_train_on_the_cached_transform_and_are_measured_on_their_pushed_answers(

@@ -216,6 +216,16 @@ def test_recomputed_batch_norm_statistics_are_the_plain_mean_of_the_batch_statis
     assert norm.momentum == 0.9  # restored
 
 
+def test_a_model_without_batch_norm_is_not_run_in_training_mode_for_statistics():
+    from zoo.batch_norm import recompute_batch_norm_statistics
+
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    batches = iter([np.ones((2, 2), np.float32)])
+    assert recompute_batch_norm_statistics(model, batches) == 0
+    assert next(batches, None) is not None  # nothing read, so nothing ran
+
+
 def _plain_names(model) -> dict[str, list]:
     """Each layer's weights under its name in the plain DenseNet: a ``RecomputedBottleneckInput`` named
     ``<layer>_a`` holds what the plain model's ``<layer>_a_bn`` and ``<layer>_a_conv`` hold."""

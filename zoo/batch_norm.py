@@ -30,8 +30,16 @@ def recompute_batch_norm_statistics(model, batches) -> int:
     evaluate far below what its own batch statistics give (digits at 100 steps: 0.87 against 0.98).
     Batch ``i`` is averaged in with momentum ``1 - 1/i``, which makes the running value the plain mean
     of the ``i`` batch statistics (the first batch, at momentum 0, replaces the old statistics).
+
+    The batches run through ``model`` in training mode, so any other training-time update runs too (e.g. a
+    ``zoo.layers.MoE`` routing bias): a model without batch norms is not called, and 0 is returned. Not
+    recomputed: a batch norm that is not trainable (Keras runs it in inference mode), and
+    ``SyncBatchNormalization``, which is not a ``BatchNormalization``. Under a ``tf.distribute`` strategy
+    each batch is normalized whole, on one device, where training saw a replica's share of it.
     """
     layers = [layer for layer in model.submodules if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers:
+        return 0
     momenta = [layer.momentum for layer in layers]
     count = 0
     try:

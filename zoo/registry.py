@@ -155,9 +155,7 @@ def create(name: str, features: FeatureSpec | Mapping[str, Any] | None = None, *
     entry = _entry(name)
     unknown = set(overrides) - entry.accepted
     if unknown:
-        raise TypeError(
-            f"{name}: unknown hyper-parameter(s) {sorted(unknown)}; accepted: {sorted(entry.accepted)}"
-        )
+        raise TypeError(unknown_hyperparameters(name, unknown))
     params = {**entry.card.defaults, **overrides}
     if not TASKS[entry.card.task].uses_features:
         if features is not None:
@@ -169,6 +167,15 @@ def create(name: str, features: FeatureSpec | Mapping[str, Any] | None = None, *
     spec = FeatureSpec.coerce(features)
     spec.require(entry.card.inputs, model_name=name)
     return entry.build(spec, **params)
+
+
+def unknown_hyperparameters(name: str, hparams) -> str | None:
+    """What is wrong with ``hparams`` (names) for the registered model ``name``, or None when it accepts them all."""
+    entry = _entry(name)
+    unknown = set(hparams) - entry.accepted
+    if not unknown:
+        return None
+    return f"{name}: unknown hyper-parameter(s) {sorted(unknown)}; accepted: {sorted(entry.accepted)}"
 
 
 def get_card(name: str) -> ModelCard:
