@@ -14,7 +14,9 @@ size. Over all pixels of a slice, with ``P_c`` and ``T_c`` the pixels predicted 
     mean_iou = the mean of iou_c over every class      pixel_accuracy = the share of pixels right
 
 A class that is neither predicted nor true in the slice has no score and is left out of the means.
-A config names them like any TFMA metric: ``MetricConfig(class_name="Dice", module=__name__)``.
+A config names them like any TFMA metric: ``MetricConfig(class_name="Dice", module=__name__)``. Each is
+derived from one confusion matrix per slice, a private metric (``CONFUSION``) that TFMA computes once
+for all of them, so every held-out mask is decoded once.
 """
 from __future__ import annotations
 
@@ -27,6 +29,9 @@ from tensorflow_model_analysis.metrics import metric_types
 
 from pipelines.tfma_metrics import computations_per_key
 from zoo.layers.vision import PROBABILITIES
+
+# The key name of the confusion matrix the scores share; TFMA leaves names starting with "_" out of its results.
+CONFUSION = "_segmentation_confusion"
 
 
 def _mean(values: np.ndarray) -> float:
@@ -60,11 +65,11 @@ def _padded(confusion: np.ndarray, classes: int) -> np.ndarray:
     return grown
 
 
-class _MaskCombiner(beam.CombineFn):
-    """The confusion matrix of every pixel of every example of a slice, then one of ``_scores``."""
+class _ConfusionCombiner(beam.CombineFn):
+    """The confusion matrix of every pixel of every example of a slice."""
 
-    def __init__(self, key: metric_types.MetricKey, score: str):
-        self._key, self._score = key, score
+    def __init__(self, key: metric_types.MetricKey):
+        self._key = key
 
     def create_accumulator(self):
         return np.zeros((0, 0), dtype=np.int64)  # grown to the classes once a prediction shows them
@@ -91,7 +96,7 @@ class _MaskCombiner(beam.CombineFn):
         return sum((_padded(a, classes) for a in accumulators), np.zeros((classes, classes), dtype=np.int64))
 
     def extract_output(self, accumulator):
-        return {self._key: _scores(accumulator)[self._score]}
+        return {self._key: accumulator}
 
 
 class _MaskScore(metric_types.Metric):
@@ -105,10 +110,21 @@ class _MaskScore(metric_types.Metric):
         # TFMA passes a computations function only the arguments it declares (model_names for a baseline, ...).
         def computations(name: str, model_names: Optional[list] = None, output_names: Optional[list] = None,
                          example_weighted: bool = False) -> metric_types.MetricComputations:
-            return computations_per_key(name, model_names, output_names, example_weighted,
-                                        lambda key: _MaskCombiner(key, score))
+            confusions = computations_per_key(CONFUSION, model_names, output_names, example_weighted,
+                                              _ConfusionCombiner)
+            return [*confusions, *(_derived(confusion.keys[0], name, score) for confusion in confusions)]
 
         super().__init__(computations, name=name or score)
+
+
+def _derived(confusion: metric_types.MetricKey, name: str, score: str) -> metric_types.DerivedMetricComputation:
+    """``score`` of the confusion matrix under the key ``confusion``, as the metric ``name`` of its model and output."""
+    key = confusion._replace(name=name)
+
+    def result(metrics: dict) -> dict:
+        return {key: _scores(metrics[confusion])[score]}
+
+    return metric_types.DerivedMetricComputation(keys=[key], result=result)
 
 
 class Dice(_MaskScore):

@@ -99,14 +99,33 @@ def test_segmentation_scores_by_hand():
 
 
 def test_segmentation_combiner_merges_confusions_of_any_class_count():
-    from pipelines.segmentation_metrics import _MaskCombiner, _scores
+    from pipelines.segmentation_metrics import _ConfusionCombiner
 
-    combiner = _MaskCombiner(None, "dice")  # the key only names the output
+    combiner = _ConfusionCombiner(None)  # the key only names the output
     merged = combiner.merge_accumulators([combiner.create_accumulator(), np.array([[4, 1], [1, 2]]),
                                           np.array([[3, 1, 0], [0, 3, 0], [1, 0, 1]])])
     np.testing.assert_array_equal(merged, [[7, 2, 0], [1, 5, 0], [1, 0, 1]])
-    assert combiner.extract_output(merged) == {None: _scores(merged)["dice"]}
+    assert combiner.extract_output(merged) == {None: merged}
     assert combiner.merge_accumulators([combiner.create_accumulator()]).shape == (0, 0)
+
+
+def test_the_four_segmentation_scores_share_one_confusion_matrix_computation():
+    """TFMA runs identical computations once: the four metrics must ask for the same one, then derive."""
+    from tensorflow_model_analysis.metrics import metric_types
+
+    from pipelines.segmentation_metrics import CONFUSION, Dice, IoU, MeanIoU, PixelAccuracy, _scores
+
+    computations = [c for metric in (Dice(), IoU(), MeanIoU(), PixelAccuracy())
+                    for c in metric.computations(model_names=[""], output_names=[""])]
+    combined = {c for c in computations if isinstance(c, metric_types.MetricComputation)}
+    (confusion,) = {key for c in combined for key in c.keys}
+    assert len(combined) == 1 and confusion.name == CONFUSION
+    matrix = np.array([[3, 1, 0], [0, 3, 0], [1, 0, 1]])
+    derived = {}
+    for c in computations:
+        if isinstance(c, metric_types.DerivedMetricComputation):
+            derived.update(c.result({confusion: matrix}))
+    assert {key.name: value for key, value in derived.items()} == _scores(matrix)
 
 
 def test_dice_loss_binary_by_hand():
