@@ -207,21 +207,20 @@ def _check_values(config: PipelineConfig) -> None:
         raise ConfigError(f"training.strategy must be one of {STRATEGIES}, got {config.training.strategy!r}")
     from pipelines.tasks import get_task
     from zoo import schema as schema_lib
-
     from zoo.registry import unknown_hyperparameters
 
     task = get_task(config.task)
     names = [model.name for _, model, _ in config.trained_models()]
     if len(set(names)) != len(names):
         raise ConfigError(f"models must have distinct names, got {names}")
-    for name in names:
+    for _, model, _ in config.trained_models():
         try:
-            model_task = zoo.get_card(name).task
+            model_task = zoo.get_card(model.name).task
         except zoo.UnknownModelError as error:  # its message names the closest models
             raise ConfigError(str(error)) from None
         if model_task != config.task:
-            raise ConfigError(f"model {name!r} is a {model_task} model but the pipeline's task is {config.task!r}")
-    for _, model, _ in config.trained_models():
+            raise ConfigError(f"model {model.name!r} is a {model_task} model but the pipeline's task is "
+                              f"{config.task!r}")
         problem = unknown_hyperparameters(model.name, model.hparams)
         if problem:  # found here, not after ExampleGen and Transform have run
             raise ConfigError(problem)

@@ -32,7 +32,8 @@ from tfx import v1 as tfx
 
 import zoo
 from pipelines.export import SERVING_INPUT, as_parsed, write_card
-from pipelines.tasks import RETRIEVAL_KS, is_next_item
+from pipelines.config import ModelConfig
+from pipelines.tasks import RETRIEVAL_KS, is_next_item, next_item_heads
 from pipelines.trainer import TrainingRun
 from pipelines.transform import raw_serving_spec
 from zoo import schema as schema_lib
@@ -73,7 +74,8 @@ def _train_next_item(run: TrainingRun) -> "TopKModel":
         # The model's scores are over Transform's ids, so the target is the candidate's id itself.
         model.compile(optimizer=run.optimizer(), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     sequence = model.sequence_feature
-    candidate = next(f.shares for f in schema_lib.schema_features(run.schema) if f.name == sequence)
+    (candidate,) = next_item_heads(ModelConfig(run.config["model_name"], run.config["hparams"]),
+                                   schema_lib.schema_features(run.schema))
     run.fit(model, lambda features: ({sequence: features[sequence]}, features[candidate]))
     return NextItemTopKModel(model, run.transform_output, run.schema, candidate)
 

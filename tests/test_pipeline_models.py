@@ -191,15 +191,30 @@ def test_retrieval_reuses_example_gen_and_transform_and_measures_recall_and_ndcg
     assert recalls == sorted(recalls) and recalls[-1] > 0
 
 
-def test_the_retrieval_evaluator_numbers_are_those_of_the_pushed_models_answers(retrieval, pushed, config):
-    held_out = _examples(config, "eval")
+def _assert_recounted(measured: dict, pushed, held_out: list) -> None:
+    """The Evaluator's Recall@K and NDCG@K (``measured``) are those of the pushed model's answers."""
     ids, _ = _top_k(pushed, held_out)
     items = [_ints(example, "movie_id") for example in held_out]
     for k in RETRIEVAL_KS:
-        assert retrieval.metrics[f"recall@{k}"] == pytest.approx(
+        assert measured[f"recall@{k}"] == pytest.approx(
             np.mean([metrics.recall_at_k(row, item, k) for row, item in zip(ids, items)]), abs=1e-6)
-        assert retrieval.metrics[f"ndcg@{k}"] == pytest.approx(
+        assert measured[f"ndcg@{k}"] == pytest.approx(
             np.mean([metrics.ndcg_at_k(row, item, k) for row, item in zip(ids, items)]), abs=1e-6)
+
+
+def _served_top_k(name: str, pushed_path: str, queries: list) -> list[dict]:
+    """The predictions of ``zoo serve``'s REST ``:predict`` for the tf.Example ``queries`` (as b64)."""
+    from pipelines.demo import http_json
+    from serving.server import start_server
+
+    instances = [{"b64": base64.b64encode(query.SerializeToString()).decode()} for query in queries]
+    with start_server(name, str(pathlib.Path(pushed_path).parent)) as server:
+        return http_json(f"{server.url}/v1/models/{name}:predict",
+                         {"signature_name": "serving_default", "instances": instances})["predictions"]
+
+
+def test_the_retrieval_evaluator_numbers_are_those_of_the_pushed_models_answers(retrieval, pushed, config):
+    _assert_recounted(retrieval.metrics, pushed, _examples(config, "eval"))
 
 
 def test_the_top_k_is_the_best_of_the_corpus_without_the_querys_history(pushed, config):
@@ -224,20 +239,12 @@ def test_the_top_k_is_the_best_of_the_corpus_without_the_querys_history(pushed, 
 
 
 def test_a_served_retrieval_query_needs_no_item(retrieval, retrieval_config, pushed, config):
-    from pipelines.demo import http_json
-    from serving.server import start_server
-
     examples = _examples(config, "eval")[-3:]
     expected, _ = _top_k(pushed, examples)
-    instances = []
     for example in examples:
         for name in ("movie_id", "clicked", "genres", "release_year"):  # the item's side is not sent
             del example.features.feature[name]
-        instances.append({"b64": base64.b64encode(example.SerializeToString()).decode()})
-    name = retrieval_config.serving_model_name
-    with start_server(name, str(pathlib.Path(retrieval.pushed_path).parent)) as server:
-        answer = http_json(f"{server.url}/v1/models/{name}:predict",
-                           {"signature_name": "serving_default", "instances": instances})["predictions"]
+    answer = _served_top_k(retrieval_config.serving_model_name, retrieval.pushed_path, examples)
     assert [row["ids"] for row in answer] == expected.tolist()
     for row in answer:
         assert row["scores"] == sorted(row["scores"], reverse=True)
@@ -279,38 +286,27 @@ def test_next_item_models_train_on_the_cached_transform_and_are_measured_on_thei
     states = list_runs(next_item_config.metadata_path, next_item_config.pipeline_name)[-1].states()
     assert states["HistoryExampleGen"] == states["Transform"] == "CACHED"
     held_out = _examples(config, "eval")
-    items = [_ints(example, "movie_id") for example in held_out]
     assert [outcome.model_name for outcome in next_item.models] == ["sasrec", "fmlp_rec"]
     for outcome in next_item.models:
         assert states[f"Trainer_{outcome.model_name}"] == states[f"Pusher_{outcome.model_name}"] == "COMPLETE"
         assert outcome.blessed and outcome.pushed_path
         assert outcome.metrics["example_count"] == len(held_out)
-        ids, _ = _top_k(tf.saved_model.load(outcome.pushed_path), held_out)
-        for k in RETRIEVAL_KS:
-            assert outcome.metrics[f"recall@{k}"] == pytest.approx(
-                np.mean([metrics.recall_at_k(row, item, k) for row, item in zip(ids, items)]), abs=1e-6)
-            assert outcome.metrics[f"ndcg@{k}"] == pytest.approx(
-                np.mean([metrics.ndcg_at_k(row, item, k) for row, item in zip(ids, items)]), abs=1e-6)
+        _assert_recounted(outcome.metrics, tf.saved_model.load(outcome.pushed_path), held_out)
         assert outcome.metrics["recall@100"] > 0
 
 
 def test_a_served_next_item_query_is_the_history_alone(next_item, next_item_config, config):
-    from pipelines.demo import http_json
-    from serving.server import start_server
     from zoo.backend import tf
 
     examples = [e for e in _examples(config, "eval") if _ints(e, "hist_movie_ids")][-3:]
     outcome = next_item.models[0]
     expected, _ = _top_k(tf.saved_model.load(outcome.pushed_path), examples)
-    instances = []
+    queries = []
     for example in examples:
         query = tf.train.Example()
         query.features.feature["hist_movie_ids"].CopyFrom(example.features.feature["hist_movie_ids"])
-        instances.append({"b64": base64.b64encode(query.SerializeToString()).decode()})
-    name = f"{next_item_config.serving_model_name}_{outcome.model_name}"
-    with start_server(name, str(pathlib.Path(outcome.pushed_path).parent)) as server:
-        answer = http_json(f"{server.url}/v1/models/{name}:predict",
-                           {"signature_name": "serving_default", "instances": instances})["predictions"]
+        queries.append(query)
+    answer = _served_top_k(f"{next_item_config.serving_model_name}_{outcome.model_name}", outcome.pushed_path, queries)
     assert [row["ids"] for row in answer] == expected.tolist()
     for row, example in zip(answer, examples):
         assert not set(row["ids"]) & set(_ints(example, "hist_movie_ids"))

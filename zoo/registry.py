@@ -153,9 +153,9 @@ def create(name: str, features: FeatureSpec | Mapping[str, Any] | None = None, *
     take none (their shapes are hyper-parameters, e.g. ``input_shape`` and ``num_classes``).
     """
     entry = _entry(name)
-    unknown = set(overrides) - entry.accepted
-    if unknown:
-        raise TypeError(unknown_hyperparameters(name, unknown))
+    problem = unknown_hyperparameters(name, overrides)
+    if problem:
+        raise TypeError(problem)
     params = {**entry.card.defaults, **overrides}
     if not TASKS[entry.card.task].uses_features:
         if features is not None:
